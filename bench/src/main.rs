@@ -1,0 +1,978 @@
+//! `portcullis-bench`: starts `portcullis serve` on a fresh database,
+//! provisions users and clients through the CLI, drives keep-alive load over
+//! loopback, checks every response, and prints one table.
+//!
+//! ```text
+//! cargo build --release && cargo run --release -p portcullis-bench -- [options]
+//!   --duration SECS       per scenario (default 10)
+//!   --concurrency N       virtual users, one keep-alive connection each (default 16)
+//!   --scenarios a,b,…     subset to run (default: all; see --list)
+//!   --database-url URL    a fresh PostgreSQL database instead of SQLite
+//!   --binary PATH         the server (default target/release/portcullis)
+//!   --report DIR          write results.json, results.md and chart.svg there
+//!   --smoke               2 s per scenario at concurrency 4; exit 1 on any error
+//! ```
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+const PASSWORD: &str = "benchmark password 1";
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Jwks,
+    Jwks304,
+    Discovery,
+    ClientCredentials { es256: bool },
+    Password,
+    Refresh { es256: bool },
+    Introspect,
+    AuthCode,
+}
+
+struct Scenario {
+    name: &'static str,
+    kind: Kind,
+    /// Half the virtual users run password grants beside this scenario (not
+    /// counted): does Argon2id hold up the other endpoints?
+    while_hashing: bool,
+    /// Concurrency when the run does not set one.
+    concurrency: Option<usize>,
+}
+
+fn scenarios() -> Vec<Scenario> {
+    let s = |name, kind, concurrency| Scenario {
+        name,
+        kind,
+        concurrency,
+        while_hashing: false,
+    };
+    let busy = |name, kind| Scenario {
+        name,
+        kind,
+        concurrency: None,
+        while_hashing: true,
+    };
+    vec![
+        s("jwks", Kind::Jwks, None),
+        s("jwks-304", Kind::Jwks304, None),
+        s("discovery", Kind::Discovery, None),
+        s(
+            "client_credentials-RS256",
+            Kind::ClientCredentials { es256: false },
+            None,
+        ),
+        s(
+            "client_credentials-ES256",
+            Kind::ClientCredentials { es256: true },
+            None,
+        ),
+        s("password", Kind::Password, None),
+        s("refresh_token-RS256", Kind::Refresh { es256: false }, None),
+        s("refresh_token-ES256", Kind::Refresh { es256: true }, None),
+        s(
+            "refresh_token-ES256-c64",
+            Kind::Refresh { es256: true },
+            Some(64),
+        ),
+        s("introspection", Kind::Introspect, None),
+        s("authorization_code", Kind::AuthCode, None),
+        busy("jwks-while-hashing", Kind::Jwks),
+        busy(
+            "refresh_token-ES256-while-hashing",
+            Kind::Refresh { es256: true },
+        ),
+    ]
+}
+
+struct Options {
+    duration: Duration,
+    concurrency: usize,
+    only: Option<Vec<String>>,
+    database_url: Option<String>,
+    binary: PathBuf,
+    report: Option<PathBuf>,
+    smoke: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        duration: Duration::from_secs(10),
+        concurrency: 16,
+        only: None,
+        database_url: None,
+        binary: PathBuf::from("target/release/portcullis"),
+        report: None,
+        smoke: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--duration" => {
+                o.duration = Duration::from_secs_f64(
+                    value("--duration")?
+                        .parse()
+                        .map_err(|_| "--duration: seconds")?,
+                )
+            }
+            "--concurrency" => {
+                o.concurrency = value("--concurrency")?
+                    .parse()
+                    .map_err(|_| "--concurrency: a number")?
+            }
+            "--scenarios" => {
+                o.only = Some(
+                    value("--scenarios")?
+                        .split(',')
+                        .map(str::to_owned)
+                        .collect(),
+                )
+            }
+            "--database-url" => o.database_url = Some(value("--database-url")?),
+            "--binary" => o.binary = PathBuf::from(value("--binary")?),
+            "--report" => o.report = Some(PathBuf::from(value("--report")?)),
+            "--smoke" => {
+                o.smoke = true;
+                o.duration = Duration::from_secs(2);
+                o.concurrency = 4;
+            }
+            "--list" => {
+                for s in scenarios() {
+                    println!("{}", s.name);
+                }
+                std::process::exit(0);
+            }
+            "--help" | "-h" => {
+                println!("see the header of bench/src/main.rs, or README.md (Benchmarks)");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(o)
+}
+
+/// The server under test, killed on drop.
+struct Server {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+    env: Vec<(String, String)>,
+    binary: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(18080)
+}
+
+impl Server {
+    fn cli(&self, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
+        use std::io::Write;
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", self.binary.display()))?;
+        if let Some(mut pipe) = child.stdin.take() {
+            if let Some(input) = stdin {
+                pipe.write_all(input.as_bytes())
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!(
+                "portcullis {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+fn start_server(o: &Options) -> Result<Server, String> {
+    let dir = std::env::temp_dir().join(format!("portcullis-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let port = free_port();
+    let database_url = o
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+    let env: Vec<(String, String)> = [
+        ("PORTCULLIS_DATABASE_URL", database_url),
+        ("PORTCULLIS_KEK_FILE", dir.join("kek").display().to_string()),
+        ("PORTCULLIS_BIND", format!("127.0.0.1:{port}")),
+        ("PORTCULLIS_ISSUER", format!("http://127.0.0.1:{port}")),
+        ("PORTCULLIS_LOG", "warn".into()),
+        // The benchmark logs in thousands of times with the right password;
+        // the brute-force counters would only see successes, but keep them out.
+        ("PORTCULLIS_LOGIN_MAX_FAILURES", "0".into()),
+        ("PORTCULLIS_LOGIN_SLOW_AFTER", "0".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let mut cmd = Command::new(&o.binary);
+    cmd.arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().map_err(|e| {
+        format!(
+            "cannot start {}: {e} (run `cargo build --release` first)",
+            o.binary.display()
+        )
+    })?;
+    Ok(Server {
+        child,
+        port,
+        dir,
+        env,
+        binary: o.binary.clone(),
+    })
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+    host: String,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: hyper::HeaderMap,
+    body: Bytes,
+}
+
+impl Conn {
+    async fn open(port: u16) -> Result<Conn, String> {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .map_err(|e| e.to_string())?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        Ok(Conn {
+            sender,
+            host: format!("127.0.0.1:{port}"),
+        })
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Result<Reply, String> {
+        self.sender.ready().await.map_err(|e| e.to_string())?;
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.host);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/x-www-form-urlencoded");
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| e.to_string())?;
+        let res = self
+            .sender
+            .send_request(req)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (parts, body) = res.into_parts();
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok(Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
+fn json(reply: &Reply) -> Result<Value, String> {
+    serde_json::from_slice(&reply.body).map_err(|_| format!("{}: not JSON", reply.status))
+}
+
+fn expect(reply: &Reply, status: u16) -> Result<(), String> {
+    if reply.status.as_u16() == status {
+        Ok(())
+    } else {
+        Err(format!(
+            "status {} ({})",
+            reply.status,
+            String::from_utf8_lossy(&reply.body)
+                .chars()
+                .take(120)
+                .collect::<String>()
+        ))
+    }
+}
+
+/// What the server was provisioned with.
+struct Fixture {
+    clients: HashMap<&'static str, String>,
+    etag: String,
+    access_token: String,
+    port: u16,
+}
+
+impl Fixture {
+    fn secret(&self, id: &str) -> &str {
+        self.clients.get(id).map(String::as_str).unwrap_or("")
+    }
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        (k == name).then(|| v.to_owned())
+    })
+}
+
+fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    html[start..].split('"').next().map(str::to_owned)
+}
+
+/// State a virtual user carries between requests (its refresh token).
+#[derive(Default)]
+struct VuState {
+    refresh_token: Option<String>,
+}
+
+const CALLBACK: &str = "http://127.0.0.1:9/cb";
+
+async fn password_tokens(conn: &mut Conn, f: &Fixture, client: &str) -> Result<Value, String> {
+    let body = form(&[
+        ("grant_type", "password"),
+        ("username", "bench"),
+        ("password", PASSWORD),
+        ("scope", "openid"),
+    ]);
+    let reply = conn
+        .send(
+            Method::POST,
+            "/token",
+            &[("authorization", &basic(client, f.secret(client)))],
+            Some(body),
+        )
+        .await?;
+    expect(&reply, 200)?;
+    json(&reply)
+}
+
+/// One iteration of a scenario; every response is checked.
+async fn iteration(
+    kind: Kind,
+    conn: &mut Conn,
+    f: &Fixture,
+    state: &mut VuState,
+) -> Result<(), String> {
+    match kind {
+        Kind::Jwks => {
+            let r = conn
+                .send(Method::GET, "/.well-known/jwks.json", &[], None)
+                .await?;
+            expect(&r, 200)?;
+            if json(&r)?["keys"].as_array().is_none_or(|k| k.is_empty()) {
+                return Err("no keys".into());
+            }
+        }
+        Kind::Jwks304 => {
+            let r = conn
+                .send(
+                    Method::GET,
+                    "/.well-known/jwks.json",
+                    &[("if-none-match", &f.etag)],
+                    None,
+                )
+                .await?;
+            expect(&r, 304)?;
+        }
+        Kind::Discovery => {
+            let r = conn
+                .send(Method::GET, "/.well-known/openid-configuration", &[], None)
+                .await?;
+            expect(&r, 200)?;
+            if json(&r)?["issuer"].as_str().is_none() {
+                return Err("no issuer".into());
+            }
+        }
+        Kind::ClientCredentials { es256 } => {
+            let id = if es256 { "cc-es256" } else { "cc-rs256" };
+            let r = conn
+                .send(
+                    Method::POST,
+                    "/token",
+                    &[("authorization", &basic(id, f.secret(id)))],
+                    Some("grant_type=client_credentials".into()),
+                )
+                .await?;
+            expect(&r, 200)?;
+            if json(&r)?["access_token"].as_str().is_none() {
+                return Err("no access token".into());
+            }
+        }
+        Kind::Password => {
+            let tokens = password_tokens(conn, f, "pw-rs256").await?;
+            if tokens["id_token"].as_str().is_none() {
+                return Err("no id token".into());
+            }
+        }
+        Kind::Refresh { es256 } => {
+            let id = if es256 { "pw-es256" } else { "pw-rs256" };
+            let current = match state.refresh_token.take() {
+                Some(t) => t,
+                None => return Err("no refresh token to chain".into()),
+            };
+            let body = form(&[("grant_type", "refresh_token"), ("refresh_token", &current)]);
+            let r = conn
+                .send(
+                    Method::POST,
+                    "/token",
+                    &[("authorization", &basic(id, f.secret(id)))],
+                    Some(body),
+                )
+                .await?;
+            expect(&r, 200)?;
+            let next = json(&r)?["refresh_token"].as_str().map(str::to_owned);
+            if next.is_none() {
+                return Err("no new refresh token".into());
+            }
+            state.refresh_token = next;
+        }
+        Kind::Introspect => {
+            let body = form(&[("token", &f.access_token)]);
+            let r = conn
+                .send(
+                    Method::POST,
+                    "/introspect",
+                    &[("authorization", &basic("pw-rs256", f.secret("pw-rs256")))],
+                    Some(body),
+                )
+                .await?;
+            expect(&r, 200)?;
+            if json(&r)?["active"] != Value::Bool(true) {
+                return Err("token not active".into());
+            }
+        }
+        Kind::AuthCode => auth_code_flow(conn, f).await?,
+    }
+    Ok(())
+}
+
+/// Login + code + token, as a browser and a client would.
+async fn auth_code_flow(conn: &mut Conn, f: &Fixture) -> Result<(), String> {
+    let verifier = "bench-verifier-0123456789-0123456789-0123456789";
+    let challenge = {
+        use sha2::Digest;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(sha2::Sha256::digest(verifier.as_bytes()))
+    };
+    let authorize = format!(
+        "/authorize?response_type=code&client_id=web&redirect_uri={}&scope=openid&state=s&code_challenge={challenge}&code_challenge_method=S256",
+        enc(CALLBACK)
+    );
+    let r = conn.send(Method::GET, &authorize, &[], None).await?;
+    expect(&r, 303)?;
+    let location = header(&r, "location")?;
+    let flow = cookie(&r, "portcullis_flow").ok_or("no flow cookie")?;
+    let login_path = location
+        .split_once(&format!("127.0.0.1:{}", f.port))
+        .map(|(_, p)| p.to_owned())
+        .ok_or("bad location")?;
+    let flow_cookie = format!("portcullis_flow={flow}");
+    let page = conn
+        .send(Method::GET, &login_path, &[("cookie", &flow_cookie)], None)
+        .await?;
+    expect(&page, 200)?;
+    let html = String::from_utf8_lossy(&page.body);
+    let (request, csrf) = (
+        hidden(&html, "request").ok_or("no request id")?,
+        hidden(&html, "csrf_token").ok_or("no csrf")?,
+    );
+    let body = form(&[
+        ("request", &request),
+        ("csrf_token", &csrf),
+        ("username", "bench"),
+        ("password", PASSWORD),
+    ]);
+    let r = conn
+        .send(
+            Method::POST,
+            "/login",
+            &[("cookie", &flow_cookie)],
+            Some(body),
+        )
+        .await?;
+    expect(&r, 303)?;
+    let session = cookie(&r, "portcullis_session").ok_or("no session cookie")?;
+    let resume = header(&r, "location")?;
+    let resume_path = resume
+        .split_once(&format!("127.0.0.1:{}", f.port))
+        .map(|(_, p)| p.to_owned())
+        .ok_or("bad location")?;
+    let cookies = format!("{flow_cookie}; portcullis_session={session}");
+    let r = conn
+        .send(Method::GET, &resume_path, &[("cookie", &cookies)], None)
+        .await?;
+    expect(&r, 303)?;
+    let code = query_param(&header(&r, "location")?, "code").ok_or("no code")?;
+    let body = form(&[
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", verifier),
+    ]);
+    let r = conn
+        .send(
+            Method::POST,
+            "/token",
+            &[("authorization", &basic("web", f.secret("web")))],
+            Some(body),
+        )
+        .await?;
+    expect(&r, 200)?;
+    Ok(())
+}
+
+fn header(r: &Reply, name: &str) -> Result<String, String> {
+    r.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("no {name} header"))
+}
+
+fn cookie(r: &Reply, name: &str) -> Option<String> {
+    r.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| {
+            let (k, rest) = c.split_once('=')?;
+            (k == name).then(|| rest.split(';').next().unwrap_or("").to_owned())
+        })
+}
+
+struct Outcome {
+    name: String,
+    concurrency: usize,
+    ok: u64,
+    errors: u64,
+    first_error: Option<String>,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+async fn run_scenario(
+    s: &Scenario,
+    concurrency: usize,
+    duration: Duration,
+    f: Arc<Fixture>,
+) -> Outcome {
+    let deadline = Instant::now() + duration;
+    let mut tasks = Vec::with_capacity(concurrency);
+    for vu in 0..concurrency {
+        let f = f.clone();
+        // With while_hashing, even-numbered users hash passwords, uncounted.
+        let background = s.while_hashing && vu % 2 == 0;
+        let kind = if background { Kind::Password } else { s.kind };
+        tasks.push(tokio::spawn(async move {
+            let mut latencies: Vec<u32> = Vec::with_capacity(1 << 14);
+            let (mut errors, mut first_error) = (0u64, None);
+            let mut conn = match Conn::open(f.port).await {
+                Ok(c) => c,
+                Err(e) => return (latencies, 1, Some(e)),
+            };
+            let mut state = VuState::default();
+            if let Kind::Refresh { es256 } = kind {
+                let id = if es256 { "pw-es256" } else { "pw-rs256" };
+                match password_tokens(&mut conn, &f, id).await {
+                    Ok(t) => state.refresh_token = t["refresh_token"].as_str().map(str::to_owned),
+                    Err(e) => return (latencies, 1, Some(e)),
+                }
+            }
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                match iteration(kind, &mut conn, &f, &mut state).await {
+                    Ok(()) => {
+                        latencies.push(started.elapsed().as_micros().min(u32::MAX as u128) as u32)
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(e);
+                        // A broken chain or connection: start again cleanly.
+                        match Conn::open(f.port).await {
+                            Ok(c) => conn = c,
+                            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                        }
+                        if let Kind::Refresh { es256 } = kind {
+                            let id = if es256 { "pw-es256" } else { "pw-rs256" };
+                            if let Ok(t) = password_tokens(&mut conn, &f, id).await {
+                                state.refresh_token =
+                                    t["refresh_token"].as_str().map(str::to_owned);
+                            }
+                        }
+                    }
+                }
+            }
+            if background {
+                return (Vec::new(), errors, first_error);
+            }
+            (latencies, errors, first_error)
+        }));
+    }
+    let started = Instant::now();
+    let mut all = Vec::new();
+    let (mut errors, mut first_error) = (0, None);
+    for t in tasks {
+        if let Ok((lat, e, fe)) = t.await {
+            all.extend(lat);
+            errors += e;
+            if first_error.is_none() {
+                first_error = fe;
+            }
+        }
+    }
+    let elapsed = started.elapsed().max(duration).as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map(|v| *v as f64 / 1000.0)
+            .unwrap_or(0.0)
+    };
+    Outcome {
+        name: s.name.to_owned(),
+        concurrency,
+        ok: all.len() as u64,
+        errors,
+        first_error,
+        rps: all.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    }
+}
+
+fn provision(server: &Server) -> Result<HashMap<&'static str, String>, String> {
+    server.cli(
+        &["user", "add", "bench", "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+    )?;
+    let mut clients = HashMap::new();
+    let specs: [(&str, &[&str]); 6] = [
+        (
+            "cc-rs256",
+            &[
+                "--grant-types",
+                "client_credentials",
+                "--scope",
+                "api",
+                "--signing-alg",
+                "RS256",
+            ],
+        ),
+        (
+            "cc-es256",
+            &[
+                "--grant-types",
+                "client_credentials",
+                "--scope",
+                "api",
+                "--signing-alg",
+                "ES256",
+            ],
+        ),
+        (
+            "pw-rs256",
+            &[
+                "--grant-types",
+                "password,refresh_token",
+                "--signing-alg",
+                "RS256",
+            ],
+        ),
+        (
+            "pw-es256",
+            &[
+                "--grant-types",
+                "password,refresh_token",
+                "--signing-alg",
+                "ES256",
+            ],
+        ),
+        (
+            "rs",
+            &["--grant-types", "client_credentials", "--scope", "api"],
+        ),
+        (
+            "web",
+            &[
+                "--grant-types",
+                "authorization_code,refresh_token",
+                "--redirect-uri",
+                CALLBACK,
+            ],
+        ),
+    ];
+    for (id, flags) in specs {
+        let mut args = vec!["client", "add", id, "--json"];
+        args.extend_from_slice(flags);
+        let out: Value =
+            serde_json::from_str(&server.cli(&args, None)?).map_err(|e| e.to_string())?;
+        clients.insert(id, out["client_secret"].as_str().unwrap_or("").to_owned());
+    }
+    Ok(clients)
+}
+
+async fn wait_ready(port: u16) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(mut c) = Conn::open(port).await {
+            if let Ok(r) = c.send(Method::GET, "/readyz", &[], None).await {
+                if r.status == 200 {
+                    return Ok(());
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            return Err("the server did not become ready in 60 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    format!("{cores} cores, {cpu}")
+}
+
+fn table(outcomes: &[Outcome]) -> String {
+    let mut out = String::from("| scenario | concurrency | requests/s | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|---:|\n");
+    for o in outcomes {
+        out.push_str(&format!(
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} |\n",
+            o.name, o.concurrency, o.rps, o.p50_ms, o.p99_ms, o.errors
+        ));
+    }
+    out
+}
+
+/// A horizontal bar chart of requests/s, log scale, as SVG.
+fn chart(outcomes: &[Outcome]) -> String {
+    let (width, row, left) = (900.0, 28.0, 230.0);
+    let height = 60.0 + row * outcomes.len() as f64;
+    let max = outcomes
+        .iter()
+        .map(|o| o.rps)
+        .fold(1.0_f64, f64::max)
+        .log10()
+        .ceil()
+        .max(1.0);
+    let scale = |v: f64| {
+        if v <= 1.0 {
+            0.0
+        } else {
+            v.log10() / max * (width - left - 90.0)
+        }
+    };
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"13\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"22\" font-size=\"15\" font-weight=\"bold\">Portcullis: requests per second by scenario (log scale)</text>\n"
+    );
+    for (i, o) in outcomes.iter().enumerate() {
+        let y = 40.0 + row * i as f64;
+        let w = scale(o.rps);
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{} (c={})</text>\n<rect x=\"{left}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"#1a56c4\"/>\n<text x=\"{}\" y=\"{}\">{:.0}</text>\n",
+            left - 8.0,
+            y + 15.0,
+            o.name,
+            o.concurrency,
+            row - 8.0,
+            left + w + 6.0,
+            y + 15.0,
+            o.rps
+        ));
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn write_report(dir: &Path, outcomes: &[Outcome], header: &str) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let rows: Vec<Value> = outcomes
+        .iter()
+        .map(|o| serde_json::json!({"scenario": o.name, "concurrency": o.concurrency, "requests_per_second": o.rps,
+                                   "p50_ms": o.p50_ms, "p99_ms": o.p99_ms, "ok": o.ok, "errors": o.errors}))
+        .collect();
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("results.md"),
+        format!("{header}\n\n{}", table(outcomes)),
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("chart.svg"), chart(outcomes)).map_err(|e| e.to_string())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(clean) if clean => std::process::ExitCode::SUCCESS,
+        Ok(_) => std::process::ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<bool, String> {
+    let o = parse_args()?;
+    let server = start_server(&o)?;
+    wait_ready(server.port).await?;
+    let clients = provision(&server)?;
+    let mut conn = Conn::open(server.port).await?;
+    let jwks = conn
+        .send(Method::GET, "/.well-known/jwks.json", &[], None)
+        .await?;
+    let etag = header(&jwks, "etag")?;
+    let mut fixture = Fixture {
+        clients,
+        etag,
+        access_token: String::new(),
+        port: server.port,
+    };
+    let tokens = password_tokens(&mut conn, &fixture, "pw-rs256").await?;
+    fixture.access_token = tokens["access_token"].as_str().unwrap_or("").to_owned();
+    let fixture = Arc::new(fixture);
+
+    let backend = if o.database_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let header = format!(
+        "Machine: {}. Backend: {backend}. {} s per scenario, load generator on the same machine (keep-alive HTTP/1.1, one connection per virtual user).",
+        machine(),
+        o.duration.as_secs_f64()
+    );
+    println!("{header}");
+    let mut outcomes = Vec::new();
+    for s in scenarios() {
+        if o.only
+            .as_ref()
+            .is_some_and(|only| !only.iter().any(|n| n == s.name))
+        {
+            continue;
+        }
+        let concurrency = if o.smoke {
+            o.concurrency
+        } else {
+            s.concurrency.unwrap_or(o.concurrency)
+        };
+        let outcome = run_scenario(&s, concurrency, o.duration, fixture.clone()).await;
+        println!(
+            "{:<28} c={:<3} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}",
+            outcome.name,
+            outcome.concurrency,
+            outcome.rps,
+            outcome.p50_ms,
+            outcome.p99_ms,
+            outcome.errors,
+            outcome
+                .first_error
+                .as_deref()
+                .map(|e| format!("  (first: {e})"))
+                .unwrap_or_default()
+        );
+        outcomes.push(outcome);
+    }
+    println!("\n{}", table(&outcomes));
+    if let Some(dir) = &o.report {
+        write_report(dir, &outcomes, &header)?;
+    }
+    drop(server);
+    let clean = outcomes.iter().all(|o| o.errors == 0 && o.ok > 0);
+    Ok(clean || !o.smoke)
+}

@@ -1,0 +1,63 @@
+//! Micro-benchmarks: the physical limits the server is measured against.
+//! `cargo bench --bench crypto` (one core; the numbers are per core).
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use portcullis::accounts::{hash_password, verify_password};
+use portcullis::keys::material::generate;
+use portcullis::keys::{Signer, SigningAlg};
+use serde_json::json;
+
+fn claims() -> serde_json::Value {
+    json!({
+        "iss": "https://id.example.com", "sub": "d86dd893-2172-44df-a830-966cd2b04b8e",
+        "aud": "https://api.example.com", "client_id": "webapp", "scope": "openid profile email",
+        "iat": 1_795_334_923, "exp": 1_795_335_223, "jti": "cw4eqHKaLF2cubvTj3t_MA",
+    })
+}
+
+fn signing(c: &mut Criterion) {
+    for alg in SigningAlg::ALL {
+        let key = generate(alg).expect("key");
+        let signer = Signer::new(key.kid.clone(), alg, 0, &key.private_der).expect("signer");
+        let claims = claims();
+        c.bench_function(
+            &format!("sign {alg} (cached key pair: claims -> JWT)"),
+            |b| b.iter(|| signer.sign("at+jwt", black_box(&claims)).expect("sign")),
+        );
+        // What jsonwebtoken::encode costs: it rebuilds the signer from DER per call.
+        let encoding = alg.encoding_key(&key.private_der);
+        let mut header = jsonwebtoken::Header::new(alg.jwt_algorithm());
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(key.kid.clone());
+        c.bench_function(
+            &format!("jsonwebtoken::encode {alg} (key parsed per call)"),
+            |b| {
+                b.iter(|| {
+                    jsonwebtoken::encode(&header, black_box(&claims), &encoding).expect("encode")
+                })
+            },
+        );
+    }
+}
+
+fn passwords(c: &mut Criterion) {
+    let hash = hash_password("correct horse battery staple").expect("hash");
+    let mut group = c.benchmark_group("argon2id");
+    group.sample_size(20);
+    group.bench_function("verify (m=19 MiB, t=2, p=1)", |b| {
+        b.iter(|| verify_password(Some(black_box(&hash)), "correct horse battery staple"))
+    });
+    group.finish();
+}
+
+fn hashing(c: &mut Criterion) {
+    let token = portcullis::secrets::random_token(32);
+    c.bench_function("refresh token SHA-256", |b| {
+        b.iter(|| portcullis::secrets::sha256_hex(black_box(&token)))
+    });
+}
+
+criterion_group!(benches, signing, passwords, hashing);
+criterion_main!(benches);

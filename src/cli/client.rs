@@ -1,0 +1,167 @@
+//! `portcullis client …`.
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{print_table, read_secret, CliError};
+use crate::audit;
+use crate::keys::SigningAlg;
+use crate::oauth::clients::{self, Client, GrantType, NewClient};
+use crate::store::{self, Db};
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client. A confidential client gets a generated secret,
+    /// printed once, unless --secret-stdin gives one.
+    Add {
+        client_id: String,
+        /// Display name (defaults to the client id).
+        #[arg(long)]
+        name: Option<String>,
+        /// A public client (no secret: native and browser apps).
+        #[arg(long)]
+        public: bool,
+        /// Comma-separated grant types [default: authorization_code,refresh_token
+        /// with a --redirect-uri, else password,refresh_token]
+        #[arg(long, value_delimiter = ',')]
+        grant_types: Vec<GrantType>,
+        /// A redirect URI (repeatable); matched exactly, character for character.
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+        /// Where the client may send users after logout (repeatable).
+        #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+        post_logout_redirect_uris: Vec<String>,
+        /// A third-party client: users see a consent page before it gets their data.
+        #[arg(long)]
+        consent: bool,
+        /// Scopes the client may ask for (space-separated).
+        #[arg(long, default_value = "openid profile email")]
+        scope: String,
+        /// `aud` of its access tokens (default: the issuer).
+        #[arg(long)]
+        audience: Option<String>,
+        #[arg(long, default_value = "RS256")]
+        signing_alg: SigningAlg,
+        /// Read the client secret (at least 32 characters) from standard input.
+        #[arg(long)]
+        secret_stdin: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a client and every refresh token issued to it.
+    Remove { client_id: String },
+}
+
+pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
+    let mut conn = db.conn()?;
+    match command {
+        ClientCommand::Add {
+            client_id,
+            name,
+            public,
+            grant_types,
+            redirect_uris,
+            post_logout_redirect_uris,
+            consent,
+            scope,
+            audience,
+            signing_alg,
+            secret_stdin,
+            json,
+        } => {
+            let grant_types = match (grant_types.is_empty(), redirect_uris.is_empty()) {
+                (false, _) => grant_types.clone(),
+                (true, false) => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+                (true, true) => vec![GrantType::Password, GrantType::RefreshToken],
+            };
+            let secret = if *secret_stdin {
+                Some(read_secret("client secret", true)?)
+            } else {
+                None
+            };
+            let registered = clients::register(
+                &mut conn,
+                NewClient {
+                    client_id: client_id.clone(),
+                    name: name.clone(),
+                    public: *public,
+                    grant_types,
+                    redirect_uris: redirect_uris.clone(),
+                    scope: scope.clone(),
+                    audience: audience.clone(),
+                    signing_alg: *signing_alg,
+                    secret,
+                    consent: *consent,
+                    post_logout_redirect_uris: post_logout_redirect_uris.clone(),
+                },
+            )?;
+            audit::record_or_log(
+                &mut conn,
+                "cli",
+                "client.created",
+                &registered.client.client_id,
+                "",
+            );
+            let generated = registered.secret.filter(|_| !*secret_stdin);
+            if *json {
+                let mut out = registered.client.summary();
+                if let Some(secret) = &generated {
+                    out["client_secret"] = json!(secret);
+                }
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                let kind = if registered.client.is_public() {
+                    "public"
+                } else {
+                    "confidential"
+                };
+                println!("created {kind} client {}", registered.client.client_id);
+                if let Some(secret) = generated {
+                    println!("client_secret: {secret}");
+                    println!("(shown once: only its hash is stored)");
+                }
+            }
+        }
+        ClientCommand::List { json } => {
+            let list = clients::list(&mut conn)?;
+            if *json {
+                let out: Vec<_> = list.iter().map(Client::summary).collect();
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|c| {
+                        let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+                        vec![
+                            c.client_id.clone(),
+                            if c.is_public() {
+                                "public"
+                            } else {
+                                "confidential"
+                            }
+                            .into(),
+                            grants.join(","),
+                            c.signing_alg.to_string(),
+                            c.scope.to_string(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["CLIENT_ID", "TYPE", "GRANT_TYPES", "ALG", "SCOPE"], &rows);
+            }
+        }
+        ClientCommand::Remove { client_id } => {
+            if !store::clients::delete(&mut conn, client_id)? {
+                return Err(CliError(format!("no client named {client_id}")));
+            }
+            audit::record_or_log(&mut conn, "cli", "client.removed", client_id, "");
+            println!("removed client {client_id}");
+        }
+    }
+    Ok(())
+}

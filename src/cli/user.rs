@@ -1,0 +1,100 @@
+//! `portcullis user …`.
+
+use clap::Subcommand;
+
+use super::{human_time, print_table, read_secret, CliError};
+use crate::accounts::{self, NewUser};
+use crate::audit;
+use crate::store::{users, Db};
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is prompted for, or read from stdin.
+    Add {
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable a user and revoke its refresh tokens.
+    Disable { username: String },
+    /// Set a user's password (revokes its refresh tokens).
+    SetPassword {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+pub fn run(command: &UserCommand, db: &Db) -> Result<(), CliError> {
+    let mut conn = db.conn()?;
+    match command {
+        UserCommand::Add {
+            username,
+            email,
+            name,
+            password_stdin,
+        } => {
+            let password = read_secret("password", *password_stdin)?;
+            let user = accounts::create_user(
+                &mut conn,
+                &NewUser {
+                    username,
+                    email: email.as_deref(),
+                    name: name.as_deref(),
+                    password: &password,
+                },
+            )?;
+            audit::record_or_log(&mut conn, "cli", "user.created", &user.username, &user.id);
+            println!("created user {} (sub {})", user.username, user.id);
+        }
+        UserCommand::List { json } => {
+            let list = users::list(&mut conn)?;
+            if *json {
+                let out: Vec<_> = list.iter().map(accounts::user_summary).collect();
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            u.username.clone(),
+                            u.id.clone(),
+                            u.email.clone().unwrap_or_else(|| "-".into()),
+                            if u.disabled { "disabled" } else { "active" }.into(),
+                            human_time(Some(u.created_at)),
+                        ]
+                    })
+                    .collect();
+                print_table(&["USERNAME", "SUB", "EMAIL", "STATUS", "CREATED"], &rows);
+            }
+        }
+        UserCommand::Disable { username } => {
+            let revoked = accounts::disable_user(&mut conn, username)?;
+            audit::record_or_log(&mut conn, "cli", "user.disabled", username, "");
+            println!("disabled user {username}; {revoked} refresh token(s) revoked");
+        }
+        UserCommand::SetPassword {
+            username,
+            password_stdin,
+        } => {
+            if users::find_by_username(&mut conn, username)?.is_none() {
+                return Err(CliError(format!("no user named {username}")));
+            }
+            let password = read_secret("password", *password_stdin)?;
+            accounts::set_password(&mut conn, username, &password)?;
+            audit::record_or_log(&mut conn, "cli", "user.password_set", username, "");
+            println!("password of {username} changed; its refresh tokens were revoked");
+        }
+    }
+    Ok(())
+}

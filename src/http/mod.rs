@@ -1,0 +1,98 @@
+//! actix-web only: extract the request, call a service, render the response.
+
+pub mod admin;
+pub mod authorize;
+pub mod errors;
+pub mod forms;
+pub mod login;
+pub mod logout;
+pub mod ops;
+pub mod pages;
+pub mod token;
+pub mod userinfo;
+pub mod wellknown;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::web;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(pages::index)
+        .service(ops::healthz)
+        .service(ops::readyz)
+        .service(ops::metrics)
+        .service(wellknown::jwks)
+        .service(wellknown::openid_configuration)
+        .service(wellknown::oauth_authorization_server)
+        .service(token::token)
+        .service(token::introspect)
+        .service(token::revoke)
+        .service(authorize::authorize_get)
+        .service(authorize::authorize_post)
+        .service(authorize::authorize_continue)
+        .service(login::login_form)
+        .service(login::login_submit)
+        .service(login::consent_form)
+        .service(login::consent_submit)
+        .service(
+            web::resource("/userinfo")
+                .route(web::get().to(userinfo::userinfo_get))
+                .route(web::post().to(userinfo::userinfo_post)),
+        )
+        .service(
+            web::resource("/logout")
+                .route(web::get().to(logout::logout_get))
+                .route(web::post().to(logout::logout_post)),
+        )
+        .configure(admin::routes)
+        .default_service(web::to(pages::not_found));
+}
+
+/// Gives every request an id (the caller's `X-Request-Id` when it is sane,
+/// else a new one), logs method, route, status and latency inside a span
+/// carrying that id — never the query string, which may hold codes or
+/// tokens — and counts the request in the metrics.
+pub async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    use tracing::Instrument;
+    let started = std::time::Instant::now();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| crate::secrets::random_token(12));
+    let method = req.method().clone();
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let services = req.app_data::<web::Data<crate::Services>>().cloned();
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let status = res.status().as_u16();
+    let elapsed = started.elapsed();
+    if let Some(services) = services {
+        services
+            .metrics
+            .observe_request(&route, method.as_str(), status, elapsed);
+    }
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id) {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            value,
+        );
+    }
+    span.in_scope(|| {
+        tracing::info!(%method, route = %route, status, micros = elapsed.as_micros() as u64, "request");
+    });
+    Ok(res)
+}

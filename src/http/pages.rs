@@ -1,0 +1,81 @@
+//! HTML pages: plain, accessible, no script, no external resources.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, web, HttpResponse, HttpResponseBuilder};
+use askama::Template;
+
+use crate::Services;
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage<'a> {
+    issuer: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+/// Headers every page carries: no script at all, no framing (clickjacking),
+/// no caching of pages that hold CSRF tokens, no referrer leaking codes.
+pub fn page_builder(status: StatusCode) -> HttpResponseBuilder {
+    let mut builder = HttpResponse::build(status);
+    builder
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("text/html; charset=utf-8");
+    builder
+}
+
+/// Renders a template into a page response.
+pub fn render(mut builder: HttpResponseBuilder, page: &impl Template) -> HttpResponse {
+    match page.render() {
+        Ok(body) => builder.body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            page_builder(StatusCode::INTERNAL_SERVER_ERROR).body("internal error")
+        }
+    }
+}
+
+/// A readable error page.
+pub fn error(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    render(page_builder(status), &ErrorPage { title, message })
+}
+
+/// The page for a database outage or an internal failure.
+pub fn unavailable() -> HttpResponse {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "Portcullis cannot complete this request right now. Please try again in a moment.",
+    )
+}
+
+/// GET / — what this server is and where its metadata lives.
+#[get("/")]
+pub async fn index(services: web::Data<Services>) -> HttpResponse {
+    render(
+        page_builder(StatusCode::OK),
+        &IndexPage {
+            issuer: &services.settings.issuer,
+        },
+    )
+}
+
+pub async fn not_found() -> HttpResponse {
+    error(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is nothing at this address.",
+    )
+}

@@ -1,0 +1,87 @@
+//! Discovery (RFC 8414, OIDC Discovery 1.0) and the JWKS (RFC 7517).
+
+use actix_web::http::header;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use serde_json::json;
+
+use crate::keys::SigningAlg;
+use crate::oauth::clients::GrantType;
+use crate::Services;
+
+/// GET /.well-known/jwks.json — RFC 7517 §5: every published public key.
+#[get("/.well-known/jwks.json")]
+pub async fn jwks(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
+    let doc = services.keys.jwks();
+    let cache = format!("public, max-age={}", services.settings.jwks_max_age);
+    let not_modified = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == doc.etag || t.trim() == "*")
+        });
+    if not_modified {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, doc.etag.clone()))
+            .insert_header((header::CACHE_CONTROL, cache))
+            .finish();
+    }
+    HttpResponse::Ok()
+        .insert_header((header::ETAG, doc.etag.clone()))
+        .insert_header((header::CACHE_CONTROL, cache))
+        .content_type("application/jwk-set+json")
+        .body(doc.body.clone())
+}
+
+fn metadata(services: &Services) -> serde_json::Value {
+    let issuer = &services.settings.issuer;
+    let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
+    let grants: Vec<&str> = GrantType::SUPPORTED.iter().map(|g| g.as_str()).collect();
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "end_session_endpoint": format!("{issuer}/logout"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "introspection_endpoint": format!("{issuer}/introspect"),
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "grant_types_supported": grants,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "scopes_supported": ["openid", "profile", "email", "address", "phone", "offline_access"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash",
+                             "name", "preferred_username", "email", "email_verified"],
+        "claims_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algs,
+        "access_token_signing_alg_values_supported": algs,
+    })
+}
+
+fn json_document(body: serde_json::Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .json(body)
+}
+
+/// GET /.well-known/openid-configuration — OIDC Discovery 1.0 §4.
+#[get("/.well-known/openid-configuration")]
+pub async fn openid_configuration(services: web::Data<Services>) -> HttpResponse {
+    json_document(metadata(&services))
+}
+
+/// GET /.well-known/oauth-authorization-server — RFC 8414 §3.
+#[get("/.well-known/oauth-authorization-server")]
+pub async fn oauth_authorization_server(services: web::Data<Services>) -> HttpResponse {
+    json_document(metadata(&services))
+}

@@ -1,0 +1,306 @@
+//! Key operations on the database (used by the CLI and the server alike) and
+//! the signer cache the server signs with.
+//!
+//! The cache is rebuilt from the database every `key_refresh_interval`
+//! seconds, so a rotation made by the CLI, or by another replica, reaches
+//! every server without a restart.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use sha2::{Digest, Sha256};
+
+use super::lifecycle::{self, Schedule};
+use super::material::SigningAlg;
+use super::{KeyError, Keyring};
+use crate::store::keys as rows;
+use crate::store::{self, Db, DbConnection};
+
+pub use super::signer::Signer;
+
+/// The JWKS as served: body and strong ETag, computed once per reload.
+#[derive(Debug, Clone)]
+pub struct JwksDocument {
+    pub body: String,
+    pub etag: String,
+}
+
+/// A published public key, ready to verify.
+struct Verifier {
+    alg: jsonwebtoken::Algorithm,
+    key: jsonwebtoken::DecodingKey,
+}
+
+struct KeySet {
+    signers: BTreeMap<SigningAlg, Arc<Signer>>,
+    verifiers: BTreeMap<String, Arc<Verifier>>,
+    jwks: Arc<JwksDocument>,
+}
+
+/// The server's view of the keys: what signs, what is published.
+pub struct KeyManager {
+    db: Db,
+    kek_file: PathBuf,
+    keyring: RwLock<Keyring>,
+    schedule: Schedule,
+    current: RwLock<Arc<KeySet>>,
+}
+
+impl KeyManager {
+    /// Makes sure every algorithm has an active key, then loads the cache.
+    pub async fn start(
+        db: Db,
+        kek_file: PathBuf,
+        schedule: Schedule,
+    ) -> Result<Arc<Self>, KeyError> {
+        let path = kek_file.clone();
+        let keyring = tokio::task::spawn_blocking(move || Keyring::load_or_create(&path))
+            .await
+            .map_err(|e| KeyError::Kek(e.to_string()))??;
+        let k = keyring.clone();
+        db.run(move |conn| {
+            for alg in SigningAlg::ALL {
+                lifecycle::ensure_active(conn, &k, alg, "startup")?;
+            }
+            Ok::<_, KeyError>(())
+        })
+        .await?;
+        let empty = KeySet {
+            signers: BTreeMap::new(),
+            verifiers: BTreeMap::new(),
+            jwks: Arc::new(JwksDocument {
+                body: String::new(),
+                etag: String::new(),
+            }),
+        };
+        let manager = Arc::new(KeyManager {
+            db,
+            kek_file,
+            keyring: RwLock::new(keyring),
+            schedule,
+            current: RwLock::new(Arc::new(empty)),
+        });
+        manager.reload().await?;
+        Ok(manager)
+    }
+
+    fn snapshot(&self) -> Arc<KeySet> {
+        match self.current.read() {
+            Ok(guard) => guard.clone(),
+            // A panic while holding the lock cannot leave a half-written Arc.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn keyring(&self) -> Keyring {
+        match self.keyring.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn signer(&self, alg: SigningAlg) -> Result<Arc<Signer>, KeyError> {
+        self.snapshot()
+            .signers
+            .get(&alg)
+            .cloned()
+            .ok_or(KeyError::NoActiveKey(alg))
+    }
+
+    /// (alg, kid, seconds signing) of each active key.
+    pub fn active_key_ages(&self, now: i64) -> Vec<(String, String, i64)> {
+        self.snapshot()
+            .signers
+            .values()
+            .map(|s| {
+                (
+                    s.alg.as_str().to_owned(),
+                    s.kid.clone(),
+                    now - s.activated_at,
+                )
+            })
+            .collect()
+    }
+
+    /// Whether a signing key is loaded for every algorithm.
+    pub fn ready(&self) -> bool {
+        let set = self.snapshot();
+        SigningAlg::ALL
+            .iter()
+            .all(|alg| set.signers.contains_key(alg))
+    }
+
+    pub fn jwks(&self) -> Arc<JwksDocument> {
+        self.snapshot().jwks.clone()
+    }
+
+    /// Verifies a token this server issued, with the published key its `kid`
+    /// names and that key's algorithm (never the one the header claims).
+    /// `check_exp` is off only for hints such as `id_token_hint`, where an
+    /// expired token still says who logged in.
+    pub fn verify<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        issuer: &str,
+        typ: &str,
+        check_exp: bool,
+    ) -> Result<T, KeyError> {
+        let invalid = |why: &str| KeyError::InvalidToken(why.to_owned());
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed token"))?;
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case(typ))
+        {
+            return Err(invalid("wrong token type"));
+        }
+        let kid = header.kid.ok_or_else(|| invalid("no kid"))?;
+        let verifier = self
+            .snapshot()
+            .verifiers
+            .get(&kid)
+            .cloned()
+            .ok_or_else(|| invalid("unknown key"))?;
+        if header.alg != verifier.alg {
+            return Err(invalid("algorithm does not match the key"));
+        }
+        let mut validation = jsonwebtoken::Validation::new(verifier.alg);
+        validation.set_issuer(&[issuer]);
+        validation.validate_aud = false;
+        validation.validate_exp = check_exp;
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["iss", "sub", "exp"]);
+        jsonwebtoken::decode::<T>(token, &verifier.key, &validation)
+            .map(|d| d.claims)
+            .map_err(|e| KeyError::InvalidToken(e.to_string()))
+    }
+
+    /// Re-reads the KEK files (a `keys rewrap` may have changed them), then
+    /// rebuilds the cache from the database. Keys already unsealed are reused.
+    pub async fn reload(&self) -> Result<(), KeyError> {
+        let path = self.kek_file.clone();
+        match tokio::task::spawn_blocking(move || Keyring::load_or_create(&path)).await {
+            Ok(Ok(keyring)) => match self.keyring.write() {
+                Ok(mut guard) => *guard = keyring,
+                Err(poisoned) => *poisoned.into_inner() = keyring,
+            },
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot read the key-encryption key; keeping the one loaded")
+            }
+            Err(e) => tracing::error!(error = %e, "reading the key-encryption key failed"),
+        }
+        let previous = self.snapshot();
+        let keyring = self.keyring();
+        let next = self
+            .db
+            .run(move |conn| build_key_set(conn, &keyring, &previous))
+            .await?;
+        let next = Arc::new(next);
+        match self.current.write() {
+            Ok(mut guard) => *guard = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+        Ok(())
+    }
+
+    /// Rotates `alg` now and refreshes this server's cache at once.
+    pub async fn rotate(&self, alg: SigningAlg, actor: String) -> Result<String, KeyError> {
+        let (keyring, grace) = (self.keyring(), self.schedule.grace);
+        let kid = self
+            .db
+            .run(move |conn| lifecycle::rotate(conn, &keyring, alg, grace, &actor))
+            .await?;
+        self.reload().await?;
+        Ok(kid)
+    }
+
+    /// Revokes `kid` now and refreshes this server's cache at once.
+    pub async fn revoke(&self, kid: String, actor: String) -> Result<lifecycle::Revoked, KeyError> {
+        let keyring = self.keyring();
+        let revoked = self
+            .db
+            .run(move |conn| lifecycle::revoke(conn, &keyring, &kid, &actor))
+            .await?;
+        self.reload().await?;
+        Ok(revoked)
+    }
+
+    /// One tick of the scheduler: advance rotation where due, then reload.
+    pub async fn tick(&self) -> Result<(), KeyError> {
+        let (keyring, schedule) = (self.keyring(), self.schedule);
+        self.db
+            .run(move |conn| {
+                for alg in SigningAlg::ALL {
+                    lifecycle::scheduled_step(conn, &keyring, alg, schedule, store::now())?;
+                }
+                Ok::<_, KeyError>(())
+            })
+            .await?;
+        self.reload().await
+    }
+
+    /// Runs the scheduler every `interval` for as long as the server runs.
+    /// A failed tick (the database away, say) keeps the keys already loaded.
+    pub async fn follow_database(self: Arc<Self>, interval: std::time::Duration) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            if let Err(e) = self.tick().await {
+                tracing::error!(error = %e, "key maintenance failed; keeping the previous key set");
+            }
+        }
+    }
+}
+
+fn build_key_set(
+    conn: &mut DbConnection,
+    keyring: &Keyring,
+    previous: &KeySet,
+) -> Result<KeySet, KeyError> {
+    let published = rows::list_published(conn, store::now())?;
+    let mut signers = BTreeMap::new();
+    let mut verifiers = BTreeMap::new();
+    let mut jwks = Vec::with_capacity(published.len());
+    for row in &published {
+        let corrupt =
+            |e: String| KeyError::Generate(format!("stored JWK of {} is unusable: {e}", row.kid));
+        let jwk: serde_json::Value =
+            serde_json::from_str(&row.public_jwk).map_err(|e| corrupt(e.to_string()))?;
+        let parsed: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(jwk.clone()).map_err(|e| corrupt(e.to_string()))?;
+        let key =
+            jsonwebtoken::DecodingKey::from_jwk(&parsed).map_err(|e| corrupt(e.to_string()))?;
+        let key_alg: SigningAlg = row.alg.parse().map_err(KeyError::Generate)?;
+        let verifier = Verifier {
+            alg: key_alg.jwt_algorithm(),
+            key,
+        };
+        verifiers.insert(row.kid.clone(), Arc::new(verifier));
+        jwks.push(jwk);
+        if row.state != rows::STATE_ACTIVE {
+            continue;
+        }
+        let alg: SigningAlg = row.alg.parse().map_err(KeyError::Generate)?;
+        let signer = match previous.signers.get(&alg).filter(|s| s.kid == row.kid) {
+            Some(existing) => existing.clone(),
+            None => {
+                let der = keyring.unseal(&row.kid, &row.sealed_private)?;
+                let activated_at = row.activated_at.unwrap_or(row.created_at);
+                Arc::new(Signer::new(row.kid.clone(), alg, activated_at, &der)?)
+            }
+        };
+        signers.insert(alg, signer);
+    }
+    let body = serde_json::json!({ "keys": jwks }).to_string();
+    let etag = format!(
+        "\"{}\"",
+        &hex::encode(Sha256::digest(body.as_bytes()))[..32]
+    );
+    Ok(KeySet {
+        signers,
+        verifiers,
+        jwks: Arc::new(JwksDocument { body, etag }),
+    })
+}

@@ -1,0 +1,143 @@
+//! Builds the server: database, keys, background tasks, HTTP listener.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+
+use crate::config::Settings;
+use crate::keys::{KeyError, KeyManager};
+use crate::store::{self, Db, StoreError};
+use crate::Services;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    services: web::Data<Services>,
+}
+
+impl Application {
+    /// Binds `settings.bind` and prepares everything the server needs.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
+            addr: settings.bind.to_string(),
+            source,
+        })?;
+        Self::from_listener(settings, listener).await
+    }
+
+    /// Serves on an already bound listener (tests bind port 0 first, so the
+    /// issuer can name the real port).
+    pub async fn from_listener(
+        settings: Settings,
+        listener: TcpListener,
+    ) -> Result<Self, StartupError> {
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: settings.bind.to_string(),
+                source,
+            })?
+            .port();
+        let settings = Arc::new(settings);
+        let db = Db::connect(&settings.database_url, settings.db_pool_size)?;
+        let migrate_db = db.clone();
+        let applied = tokio::task::spawn_blocking(move || migrate_db.migrate())
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??;
+        if applied > 0 {
+            tracing::info!(applied, "database migrations applied");
+        }
+        tokio::task::spawn_blocking(crate::accounts::password::warm_up)
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        let keys =
+            KeyManager::start(db.clone(), settings.kek_file.clone(), settings.schedule()).await?;
+        let refresh_every = Duration::from_secs(settings.key_refresh_interval as u64);
+        tokio::spawn(keys.clone().follow_database(refresh_every));
+        tokio::spawn(housekeeping(db.clone()));
+
+        let token_limiter = crate::oauth::limiter::RateLimiter::new(settings.token_rate_limit);
+        let services = web::Data::new(Services {
+            settings: settings.clone(),
+            db,
+            keys,
+            token_limiter,
+            metrics: crate::metrics::Metrics::default(),
+            client_cache: Default::default(),
+        });
+        let data = services.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(crate::http::access_log))
+                .app_data(data.clone())
+                .configure(crate::http::routes)
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            addr: format!("port {port}"),
+            source,
+        })?
+        .run();
+        Ok(Application {
+            port,
+            server,
+            services,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The services the server runs with (tests use them to seed data).
+    pub fn services(&self) -> web::Data<Services> {
+        self.services.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Deletes expired refresh tokens, sessions, codes and pending requests
+/// once an hour.
+async fn housekeeping(db: Db) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        ticker.tick().await;
+        let result = db
+            .run(|conn| {
+                let now = store::now();
+                Ok::<_, StoreError>(
+                    store::refresh_tokens::delete_expired(conn, now)?
+                        + store::sessions::delete_expired(conn, now)?
+                        + store::authorization::delete_expired(conn, now)?
+                        + store::throttle::delete_expired_revocations(conn, now)?
+                        + store::throttle::delete_stale(conn, now - 86_400)?,
+                )
+            })
+            .await;
+        match result {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "expired rows removed"),
+            Err(e) => tracing::warn!(error = %e, "clean-up failed"),
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! Storage: the connection pool, the schema, row models and their queries.
+//!
+//! One binary serves SQLite (the embedded default) and PostgreSQL (replicas);
+//! the backend is chosen at run time from the database URL. Every query here
+//! is blocking: callers above this layer go through [`Db::run`], which moves
+//! the work onto tokio's blocking pool so no HTTP worker waits on the database.
+
+pub mod audit;
+pub mod authorization;
+pub mod clients;
+pub mod keys;
+pub mod refresh_tokens;
+pub mod schema;
+pub mod sessions;
+pub mod throttle;
+pub mod users;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+impl StoreError {
+    /// Maps a unique-constraint violation to `Conflict`, leaving other errors alone.
+    pub fn conflict_on_unique(err: diesel::result::Error, what: &'static str) -> Self {
+        match err {
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ) => StoreError::Conflict(what),
+            other => StoreError::Query(other),
+        }
+    }
+}
+
+/// Where the data lives, parsed from the database URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Accepts `sqlite://PATH` (relative or absolute), `sqlite::memory:` and
+    /// `postgres://` / `postgresql://` URLs.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_owned()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("a sqlite:// URL needs a file path".into());
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        Err("expected sqlite://PATH or postgres://… ".into())
+    }
+}
+
+/// r2d2 manager that opens the backend the URL names (diesel's derived
+/// `establish` would try each backend in turn and let SQLite accept any string
+/// as a file name) and applies the SQLite pragmas on every new connection.
+#[derive(Debug)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Pg)
+                .map_err(r2d2::Error::ConnectionError),
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_string_lossy();
+                let mut conn =
+                    SqliteConnection::establish(&path).map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers run beside the writer; the busy timeout makes
+                // writers queue instead of failing with "database is locked".
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        diesel::sql_query("SELECT 1")
+            .execute(conn)
+            .map(|_| ())
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConnection = r2d2::PooledConnection<Manager>;
+
+/// Handle on the database shared by the server, the CLI and the tests.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    /// SQLite allows one writer at a time. Writes go through this pool of
+    /// one connection, so they queue here, in order, instead of spinning in
+    /// SQLite's busy handler (which sleeps up to 100 ms between tries and
+    /// made p99 latencies of concurrent refreshes balloon). PostgreSQL writes
+    /// use the main pool.
+    writer: Option<Pool>,
+    backend: Backend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Db {
+    /// Opens the pool. SQLite's parent directory is created when missing.
+    pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Self, StoreError> {
+        let backend = match url {
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                Backend::Sqlite
+            }
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(2))
+            // A local SQLite connection does not break; a PostgreSQL one
+            // does when the server goes away, and must be tested on checkout.
+            .test_on_check_out(backend == Backend::Postgres)
+            .build(Manager { url: url.clone() })
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let writer = match backend {
+            Backend::Sqlite => Some(
+                r2d2::Pool::builder()
+                    .max_size(1)
+                    .min_idle(Some(1))
+                    .test_on_check_out(false)
+                    // Waiting for the writer is normal under load; an outage is not.
+                    .connection_timeout(Duration::from_secs(10))
+                    .build(Manager { url: url.clone() })
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+            ),
+            Backend::Postgres => None,
+        };
+        Ok(Db {
+            pool,
+            writer,
+            backend,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn conn(&self) -> Result<PooledConnection, StoreError> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Runs blocking database work on the blocking thread pool.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.conn()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Runs blocking work that writes, on the writer connection (SQLite) or
+    /// the pool (PostgreSQL). Reads inside `work` see the writer's snapshot.
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = match &db.writer {
+                Some(writer) => writer
+                    .get()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+                None => db.conn()?,
+            };
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Applies every pending migration of the backend in use.
+    pub fn migrate(&self) -> Result<usize, StoreError> {
+        let mut conn = self.conn()?;
+        let applied = match &mut *conn {
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+            DbConnection::Pg(c) => c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len()),
+        };
+        applied.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// Reverts every applied migration (used by the migration round-trip test).
+    pub fn revert_all(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let reverted = match &mut *conn {
+            DbConnection::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+            DbConnection::Pg(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+        };
+        reverted.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+}
+
+/// Seconds since the Unix epoch: every timestamp column holds this.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}

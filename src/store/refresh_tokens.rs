@@ -1,0 +1,126 @@
+//! `refresh_tokens` rows and their queries. Only the SHA-256 hash of a token
+//! is stored; a database dump cannot be replayed against the token endpoint.
+
+use diesel::prelude::*;
+
+use super::schema::refresh_tokens as rt;
+use super::{DbConnection, StoreError};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = rt)]
+pub struct RefreshTokenRow {
+    pub id: String,
+    pub token_hash: String,
+    pub family_id: String,
+    pub parent_id: Option<String>,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    /// The SSO session the family was born in (authorization-code flow);
+    /// logging out of it revokes the family.
+    pub session_id: Option<String>,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &RefreshTokenRow) -> Result<(), StoreError> {
+    diesel::insert_into(rt::table)
+        .values(row)
+        .execute(conn)
+        .map(|_| ())
+        .map_err(|e| StoreError::conflict_on_unique(e, "refresh token"))
+}
+
+pub fn find_by_hash(
+    conn: &mut DbConnection,
+    token_hash: &str,
+) -> Result<Option<RefreshTokenRow>, StoreError> {
+    Ok(rt::table
+        .filter(rt::token_hash.eq(token_hash))
+        .select(RefreshTokenRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Spends a token: succeeds for exactly one caller, however many race.
+pub fn mark_used(conn: &mut DbConnection, id: &str, now: i64) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        rt::table
+            .find(id)
+            .filter(rt::used_at.is_null())
+            .filter(rt::revoked_at.is_null()),
+    )
+    .set(rt::used_at.eq(now))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn revoke_family(
+    conn: &mut DbConnection,
+    family_id: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        rt::table
+            .filter(rt::family_id.eq(family_id))
+            .filter(rt::revoked_at.is_null()),
+    )
+    .set(rt::revoked_at.eq(now))
+    .execute(conn)?)
+}
+
+pub fn revoke_for_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        rt::table
+            .filter(rt::user_id.eq(user_id))
+            .filter(rt::revoked_at.is_null()),
+    )
+    .set(rt::revoked_at.eq(now))
+    .execute(conn)?)
+}
+
+pub fn revoke_for_session(
+    conn: &mut DbConnection,
+    session_id: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        rt::table
+            .filter(rt::session_id.eq(session_id))
+            .filter(rt::revoked_at.is_null()),
+    )
+    .set(rt::revoked_at.eq(now))
+    .execute(conn)?)
+}
+
+/// Housekeeping: rows past their expiry are useless, even for reuse detection
+/// (an expired token is refused before reuse is considered).
+pub fn delete_expired(conn: &mut DbConnection, now: i64) -> Result<usize, StoreError> {
+    Ok(diesel::delete(rt::table.filter(rt::expires_at.le(now))).execute(conn)?)
+}
+
+/// Spends `old_id` and stores its successor in one transaction. Returns false
+/// (and stores nothing) when the old token was already spent or revoked: of N
+/// concurrent rotations of one token exactly one succeeds. The conditional
+/// UPDATE comes first, so SQLite takes the write lock at the start.
+pub fn rotate(
+    conn: &mut DbConnection,
+    old_id: &str,
+    successor: &RefreshTokenRow,
+    now: i64,
+) -> Result<bool, StoreError> {
+    conn.transaction::<_, StoreError, _>(|conn| {
+        if !mark_used(conn, old_id, now)? {
+            return Ok(false);
+        }
+        insert(conn, successor)?;
+        Ok(true)
+    })
+}

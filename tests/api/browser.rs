@@ -1,0 +1,290 @@
+//! End to end in a real headless Chromium, driven over WebDriver
+//! (chromedriver): the login page as a person meets it. Needs Debian's
+//! `chromium` and `chromium-driver` (`.ci/run` installs them).
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use openidconnect::PkceCodeChallenge;
+use portcullis::oauth::clients::GrantType;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{spawn_app, ClientSpec};
+
+const ELEMENT: &str = "element-6066-11e4-a52f-4a4e-9c5a-0e7a8e1ccbb3";
+
+/// A chromedriver process, killed on drop.
+struct Driver {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        let chromedriver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("chromedriver not found: apt-get install chromium chromium-driver");
+        let port = free_port();
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let profile = tempfile::tempdir().unwrap();
+        let mut driver = Driver {
+            child,
+            base,
+            http,
+            session: String::new(),
+            _profile: profile,
+        };
+        for _ in 0..100 {
+            if driver
+                .http
+                .get(format!("{}/status", driver.base))
+                .send()
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                         "--disable-sync", "--disable-quic", "--window-size=820,720",
+                         format!("--user-data-dir={}", driver._profile.path().display())]
+            }
+        }}});
+        let session = driver.call("POST", "/session", Some(capabilities)).await;
+        driver.session = session["sessionId"]
+            .as_str()
+            .expect("a WebDriver session")
+            .to_owned();
+        driver
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.base);
+        let req = match method {
+            "POST" => self.http.post(&url).json(&body.unwrap_or(json!({}))),
+            "DELETE" => self.http.delete(&url),
+            _ => self.http.get(&url),
+        };
+        let res: Value = req
+            .send()
+            .await
+            .expect("chromedriver answers")
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            res["value"].get("error").is_none(),
+            "WebDriver {method} {path}: {res}"
+        );
+        res["value"].clone()
+    }
+
+    async fn session_call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.call(method, &format!("/session/{}{path}", self.session), body)
+            .await
+    }
+
+    async fn goto(&self, url: &str) {
+        self.session_call("POST", "/url", Some(json!({"url": url})))
+            .await;
+    }
+
+    async fn current_url(&self) -> String {
+        let v = self.session_call("GET", "/url", None).await;
+        v.as_str().unwrap_or_else(|| panic!("url: {v}")).to_owned()
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let el = self
+            .session_call(
+                "POST",
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        // The W3C element reference: the one member of the returned object.
+        el.get(ELEMENT)
+            .or_else(|| el.as_object().and_then(|o| o.values().next()))
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no element {css}: {el}"))
+            .to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let el = self.find(css).await;
+        self.session_call(
+            "POST",
+            &format!("/element/{el}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let el = self.find(css).await;
+        self.session_call("POST", &format!("/element/{el}/click"), None)
+            .await;
+    }
+
+    async fn page_source(&self) -> String {
+        self.session_call("GET", "/source", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn screenshot(&self) -> Vec<u8> {
+        let png = self.session_call("GET", "/screenshot", None).await;
+        base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap()
+    }
+}
+
+/// The client's callback: a tiny HTTP server that answers every request
+/// with a plain page.
+async fn serve_callback() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let body = "<!doctype html><title>Callback</title><p>Back at the application.</p>";
+                let res = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(res.as_bytes()).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_person_logs_in_through_chromium() {
+    let app = spawn_app().await;
+    app.create_user("alice", "correct horse battery").await;
+    let callback_port = serve_callback().await;
+    let callback = format!("http://127.0.0.1:{callback_port}/callback");
+    let secret = app
+        .create_client(ClientSpec {
+            id: "Intranet",
+            grants: &[GrantType::AuthorizationCode, GrantType::RefreshToken],
+            redirect_uris: &[&callback],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut login_link = reqwest::Url::parse(&format!("{}/authorize", app.address)).unwrap();
+    login_link
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", "Intranet")
+        .append_pair("redirect_uri", &callback)
+        .append_pair("scope", "openid profile")
+        .append_pair("state", "browser-state")
+        .append_pair("code_challenge", challenge.as_str())
+        .append_pair("code_challenge_method", "S256");
+
+    let driver = Driver::start().await;
+    driver.goto(login_link.as_str()).await;
+    assert!(driver.current_url().await.contains("/login?request="));
+    let source = driver.page_source().await;
+    assert!(source.contains("Sign in") && source.contains("Intranet"));
+    let shot = driver.screenshot().await;
+    assert_eq!(&shot[..8], b"\x89PNG\r\n\x1a\n");
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("login-page.png");
+    std::fs::write(&path, &shot).unwrap();
+
+    // A wrong password first: the page says so, and stays.
+    driver.type_into("#username", "alice").await;
+    driver.type_into("#password", "not my password").await;
+    driver.click("button[type=submit]").await;
+    assert!(driver
+        .page_source()
+        .await
+        .contains("The username or password is incorrect."));
+
+    driver.type_into("#password", "correct horse battery").await;
+    driver.click("button[type=submit]").await;
+    let mut landed = String::new();
+    for _ in 0..50 {
+        landed = driver.current_url().await;
+        if landed.starts_with(&callback) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        landed.starts_with(&callback),
+        "the browser ends at the callback: {landed}"
+    );
+    let url = reqwest::Url::parse(&landed).unwrap();
+    let param = |n: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.into_owned())
+    };
+    assert_eq!(param("state").as_deref(), Some("browser-state"));
+    let code = param("code").expect("a code");
+
+    let res = app
+        .post_token(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", &callback),
+                ("code_verifier", verifier.secret()),
+            ],
+            Some(("Intranet", &secret)),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().await.unwrap();
+    let claims = app
+        .verify_access_token(tokens["access_token"].as_str().unwrap(), &app.address)
+        .await
+        .unwrap();
+    assert_eq!(claims["client_id"], "Intranet");
+    driver.session_call("DELETE", "", None).await;
+}

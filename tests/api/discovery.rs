@@ -1,0 +1,154 @@
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn discovery_documents_describe_what_is_implemented() {
+    let app = spawn_app().await;
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let res = app
+            .http
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let doc: Value = res.json().await.unwrap();
+        assert_eq!(doc["issuer"], app.address.as_str());
+        assert_eq!(doc["token_endpoint"], format!("{}/token", app.address));
+        assert_eq!(
+            doc["jwks_uri"],
+            format!("{}/.well-known/jwks.json", app.address)
+        );
+        let grants: Vec<&str> = doc["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(
+            grants,
+            [
+                "authorization_code",
+                "password",
+                "refresh_token",
+                "client_credentials"
+            ]
+        );
+        let algs = doc["id_token_signing_alg_values_supported"]
+            .as_array()
+            .unwrap();
+        assert!(algs.contains(&Value::from("RS256")) && algs.contains(&Value::from("ES256")));
+        let auth = doc["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap();
+        assert_eq!(auth.len(), 3);
+
+        // Every endpoint the document names answers.
+        let jwks = app
+            .http
+            .get(doc["jwks_uri"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(jwks.status(), 200);
+        let token = app
+            .http
+            .post(doc["token_endpoint"].as_str().unwrap())
+            .form(&[("grant_type", "password")])
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(token.status(), 404);
+    }
+}
+
+#[tokio::test]
+async fn jwks_publishes_public_keys_only_with_caching_headers() {
+    let app = spawn_app().await;
+    let url = format!("{}/.well-known/jwks.json", app.address);
+    let res = app.http.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let cache = res.headers()["cache-control"].to_str().unwrap().to_owned();
+    assert!(cache.starts_with("public, max-age="), "{cache}");
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    let doc: Value = res.json().await.unwrap();
+    let keys = doc["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    let mut kids = std::collections::HashSet::new();
+    for key in keys {
+        assert!(
+            kids.insert(key["kid"].as_str().unwrap().to_owned()),
+            "kids are unique"
+        );
+        assert_eq!(key["use"], "sig");
+        for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+            assert!(
+                key.get(private).is_none(),
+                "private member {private} published"
+            );
+        }
+        match key["kty"].as_str().unwrap() {
+            "RSA" => {
+                assert_eq!(key["alg"], "RS256");
+                assert!(key["n"].is_string() && key["e"].is_string());
+            }
+            "EC" => {
+                assert_eq!(key["alg"], "ES256");
+                assert_eq!(key["crv"], "P-256");
+                assert!(key["x"].is_string() && key["y"].is_string());
+            }
+            other => panic!("unexpected kty {other}"),
+        }
+    }
+    // The set parses as a jsonwebtoken JwkSet, and each key as a DecodingKey.
+    let set = app.jwks().await;
+    for jwk in &set.keys {
+        jsonwebtoken::DecodingKey::from_jwk(jwk).expect("usable public key");
+    }
+
+    let res = app
+        .http
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 304);
+    assert_eq!(res.headers()["etag"].to_str().unwrap(), etag);
+    let res = app
+        .http
+        .get(&url)
+        .header("if-none-match", "\"stale\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn unknown_paths_get_a_readable_404_page() {
+    let app = spawn_app().await;
+    let res = app
+        .http
+        .get(format!("{}/nope", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(res.text().await.unwrap().contains("Not found"));
+    let res = app
+        .http
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}

@@ -1,0 +1,340 @@
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use diesel::{Connection, RunQueryDsl};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation};
+use portcullis::config::{Overrides, Settings};
+use portcullis::keys::SigningAlg;
+use portcullis::oauth::clients::{self, GrantType, NewClient};
+use portcullis::startup::Application;
+use portcullis::Services;
+use serde_json::Value;
+
+pub struct TestApp {
+    pub address: String,
+    pub services: actix_web::web::Data<Services>,
+    pub database_url: String,
+    pub kek_file: PathBuf,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+}
+
+/// Options a test may change before the server starts.
+pub struct AppOptions {
+    pub refresh_token_ttl: i64,
+    pub access_token_ttl: i64,
+    pub refresh_reuse_grace: i64,
+    /// Any other settings, by key.
+    pub extra: Vec<(&'static str, String)>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions {
+            refresh_token_ttl: 86_400,
+            access_token_ttl: 300,
+            refresh_reuse_grace: 0,
+            extra: Vec::new(),
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppOptions::default()).await
+}
+
+/// A fresh database URL: a SQLite file in `dir`, or a new PostgreSQL
+/// database when PORTCULLIS_TEST_POSTGRES_URL names a server.
+pub fn fresh_database_url(dir: &std::path::Path) -> String {
+    match std::env::var("PORTCULLIS_TEST_POSTGRES_URL") {
+        Ok(base) if !base.is_empty() => {
+            let name = format!(
+                "portcullis_test_{}",
+                portcullis::secrets::random_uuid().replace('-', "")
+            );
+            let mut conn = diesel::PgConnection::establish(&base).expect("connect to PostgreSQL");
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .expect("create database");
+            let (prefix, _) = base
+                .rsplit_once('/')
+                .expect("PostgreSQL URL ends with /DATABASE");
+            // Without TLS to the local server: libpq's OpenSSL clean-up at
+            // process exit races with server threads still holding
+            // connections, and crashes the test binary after the last test.
+            format!("{prefix}/{name}?sslmode=disable")
+        }
+        _ => format!("sqlite://{}", dir.join("portcullis.db").display()),
+    }
+}
+
+pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = fresh_database_url(dir.path());
+    let kek_file = dir.path().join("kek");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let port = listener.local_addr().unwrap().port();
+    let address = format!("http://127.0.0.1:{port}");
+    let mut flags = Overrides::default();
+    flags.0.insert("database_url", database_url.clone());
+    flags.0.insert("kek_file", kek_file.display().to_string());
+    flags.0.insert("issuer", address.clone());
+    flags.0.insert("bind", format!("127.0.0.1:{port}"));
+    flags.0.insert("key_refresh_interval", "1".into());
+    flags
+        .0
+        .insert("refresh_token_ttl", options.refresh_token_ttl.to_string());
+    flags
+        .0
+        .insert("access_token_ttl", options.access_token_ttl.to_string());
+    flags.0.insert("db_pool_size", "4".into());
+    flags.0.insert(
+        "refresh_reuse_grace",
+        options.refresh_reuse_grace.to_string(),
+    );
+    for (key, value) in options.extra {
+        flags.0.insert(key, value);
+    }
+    let settings = Settings::load(None, |_| None, &flags).expect("valid settings");
+    let app = Application::from_listener(settings, listener)
+        .await
+        .expect("server builds");
+    let services = app.services();
+    tokio::spawn(app.run_until_stopped());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        address,
+        services,
+        database_url,
+        kek_file,
+        http,
+        dir,
+    }
+}
+
+pub struct ClientSpec<'a> {
+    pub id: &'a str,
+    pub public: bool,
+    pub grants: &'a [GrantType],
+    pub scope: &'a str,
+    pub audience: Option<&'a str>,
+    pub alg: SigningAlg,
+    pub redirect_uris: &'a [&'a str],
+    pub post_logout_redirect_uris: &'a [&'a str],
+    pub consent: bool,
+}
+
+impl Default for ClientSpec<'_> {
+    fn default() -> Self {
+        ClientSpec {
+            id: "app",
+            public: false,
+            grants: &[GrantType::Password, GrantType::RefreshToken],
+            scope: "openid profile email api:read api:write",
+            audience: None,
+            alg: SigningAlg::Rs256,
+            redirect_uris: &[],
+            post_logout_redirect_uris: &[],
+            consent: false,
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn create_user(&self, username: &str, password: &str) -> String {
+        let (username, password) = (username.to_owned(), password.to_owned());
+        self.services
+            .db
+            .run(move |conn| {
+                Ok::<_, portcullis::store::StoreError>(
+                    portcullis::accounts::create_user(
+                        conn,
+                        &portcullis::accounts::NewUser {
+                            username: &username,
+                            email: Some("user@example.com"),
+                            name: Some("Test User"),
+                            password: &password,
+                        },
+                    )
+                    .expect("user created")
+                    .id,
+                )
+            })
+            .await
+            .unwrap()
+    }
+
+    /// Registers a client; returns its secret (None for a public client).
+    pub async fn create_client(&self, spec: ClientSpec<'_>) -> Option<String> {
+        let new = NewClient {
+            client_id: spec.id.to_owned(),
+            name: None,
+            public: spec.public,
+            grant_types: spec.grants.to_vec(),
+            redirect_uris: spec.redirect_uris.iter().map(|s| s.to_string()).collect(),
+            scope: spec.scope.to_owned(),
+            audience: spec.audience.map(str::to_owned),
+            signing_alg: spec.alg,
+            secret: None,
+            consent: spec.consent,
+            post_logout_redirect_uris: spec
+                .post_logout_redirect_uris
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        };
+        self.services
+            .db
+            .run(move |conn| {
+                Ok::<_, portcullis::store::StoreError>(
+                    clients::register(conn, new)
+                        .expect("client registered")
+                        .secret,
+                )
+            })
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_token(
+        &self,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> reqwest::Response {
+        let mut req = self.http.post(format!("{}/token", self.address)).form(form);
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        req.send().await.expect("token request sent")
+    }
+
+    /// A password grant for `user` that must succeed.
+    pub async fn password_tokens(
+        &self,
+        client: (&str, &str),
+        user: (&str, &str),
+        scope: &str,
+    ) -> Value {
+        let res = self
+            .post_token(
+                &[
+                    ("grant_type", "password"),
+                    ("username", user.0),
+                    ("password", user.1),
+                    ("scope", scope),
+                ],
+                Some(client),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "password grant failed");
+        res.json().await.unwrap()
+    }
+
+    pub async fn jwks(&self) -> JwkSet {
+        let res = self
+            .http
+            .get(format!("{}/.well-known/jwks.json", self.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json().await.expect("JWKS parses as RFC 7517 JSON")
+    }
+
+    /// Verifies an access token as a resource server would: the key comes
+    /// from the JWKS only, and signature, `typ`, `iss`, `aud` and `exp` are checked.
+    pub async fn verify_access_token(&self, token: &str, audience: &str) -> Result<Value, String> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+        if header.typ.as_deref() != Some("at+jwt") {
+            return Err(format!("typ is {:?}", header.typ));
+        }
+        let kid = header.kid.ok_or("no kid")?;
+        let jwks = self.jwks().await;
+        let jwk = jwks
+            .find(&kid)
+            .ok_or_else(|| format!("kid {kid} not in the JWKS"))?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+        let mut validation = Validation::new(header.alg);
+        validation.set_audience(&[audience]);
+        validation.set_issuer(&[&self.address]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        jsonwebtoken::decode::<Value>(token, &key, &validation)
+            .map(|d| d.claims)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Runs the real `portcullis` binary against this app's database.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(args)
+            .env("PORTCULLIS_DATABASE_URL", &self.database_url)
+            .env("PORTCULLIS_KEK_FILE", &self.kek_file)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run portcullis");
+        let mut pipe = child.stdin.take().unwrap();
+        if let Some(input) = stdin {
+            pipe.write_all(input.as_bytes()).unwrap();
+        }
+        drop(pipe);
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop_postgres_database(&self.database_url);
+    }
+}
+
+/// Drops a test's PostgreSQL database (no-op for SQLite: the temp dir goes).
+pub fn drop_postgres_database(url: &str) {
+    let (Ok(base), Some((_, name))) = (
+        std::env::var("PORTCULLIS_TEST_POSTGRES_URL"),
+        url.split('?').next().unwrap_or(url).rsplit_once('/'),
+    ) else {
+        return;
+    };
+    if !url.starts_with("postgres") || !name.starts_with("portcullis_test_") {
+        return;
+    }
+    if let Ok(mut conn) = diesel::PgConnection::establish(&base) {
+        // FORCE ends the connections the test's server still holds.
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn);
+    }
+}
+
+/// Polls `check` every 200 ms until it holds or 15 s have passed.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..75 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// The payload of a JWT, without checking anything: for tests that have
+/// verified the token elsewhere and only look at a claim.
+pub fn unverified_claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT has three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}

@@ -1,0 +1,507 @@
+//! Several real `portcullis serve` processes on one database behave as one
+//! server: tokens, refresh rotation, reuse detection, sessions and
+//! scheduled key rotation hold across them.
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{DecodingKey, Validation};
+use serde_json::Value;
+
+use crate::helpers::{drop_postgres_database, fresh_database_url};
+use crate::sso::{hidden, location, query_param, Browser, CALLBACK};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// One deployment: a database, a KEK, an issuer, and replicas serving them.
+pub struct Cluster {
+    pub database_url: String,
+    kek_file: std::path::PathBuf,
+    pub issuer: String,
+    env: Vec<(String, String)>,
+    pub replicas: Vec<Replica>,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Replica {
+    pub child: Child,
+    pub address: String,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.replicas.clear();
+        drop_postgres_database(&self.database_url);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Cluster {
+    pub fn new(env: &[(&str, &str)]) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = fresh_database_url(dir.path());
+        let kek_file = dir.path().join("kek");
+        // The address a load balancer would have; every replica names it as issuer.
+        let issuer = format!("http://127.0.0.1:{}", free_port());
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Cluster {
+            database_url,
+            kek_file,
+            issuer,
+            env,
+            replicas: Vec::new(),
+            _dir: dir,
+        }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        cmd.args(args)
+            .env("PORTCULLIS_DATABASE_URL", &self.database_url)
+            .env("PORTCULLIS_KEK_FILE", &self.kek_file)
+            .env("PORTCULLIS_ISSUER", &self.issuer)
+            .env("PORTCULLIS_KEY_REFRESH_INTERVAL", "1")
+            .env("PORTCULLIS_LOG", "warn");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs the CLI against the cluster's database; returns stdout.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> String {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut pipe = child.stdin.take().unwrap();
+        if let Some(input) = stdin {
+            pipe.write_all(input.as_bytes()).unwrap();
+        }
+        drop(pipe);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "portcullis {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts one more replica and waits until it answers.
+    pub async fn start_replica(&mut self) -> usize {
+        self.start_replica_logging_to(None).await
+    }
+
+    /// Starts a replica whose logs (stderr) go to `log`, if given.
+    pub async fn start_replica_logging_to(&mut self, log: Option<&std::path::Path>) -> usize {
+        let port = free_port();
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+            None => Stdio::null(),
+        };
+        let child = self
+            .command(&["serve"])
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let address = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(res) = http
+                .get(format!("{address}/.well-known/jwks.json"))
+                .send()
+                .await
+            {
+                if res.status() == 200 {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "replica on {port} did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.replicas.push(Replica { child, address });
+        self.replicas.len() - 1
+    }
+
+    pub fn at(&self, i: usize) -> &str {
+        &self.replicas[i].address
+    }
+}
+
+pub async fn token(
+    http: &reqwest::Client,
+    at: &str,
+    form: &[(&str, &str)],
+    client: (&str, &str),
+) -> (u16, Value) {
+    let res = http
+        .post(format!("{at}/token"))
+        .basic_auth(client.0, Some(client.1))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+async fn jwks_of(http: &reqwest::Client, at: &str) -> (JwkSet, u64) {
+    let res = http
+        .get(format!("{at}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    let max_age = res.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .split("max-age=")
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("a max-age");
+    (res.json().await.unwrap(), max_age)
+}
+
+fn verify(token: &str, jwks: &JwkSet, issuer: &str) -> Result<Value, String> {
+    let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
+    let kid = header.kid.ok_or("no kid")?;
+    let jwk = jwks
+        .find(&kid)
+        .ok_or_else(|| format!("kid {kid} is not in the cached JWKS"))?;
+    let mut v = Validation::new(header.alg);
+    v.set_issuer(&[issuer]);
+    v.set_audience(&[issuer]);
+    let key = DecodingKey::from_jwk(jwk).map_err(|e| e.to_string())?;
+    jsonwebtoken::decode::<Value>(token, &key, &v)
+        .map(|d| d.claims)
+        .map_err(|e| e.to_string())
+}
+
+pub fn provision(cluster: &Cluster) -> String {
+    cluster.cli(
+        &["user", "add", "alice", "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    let out = cluster.cli(
+        &[
+            "client",
+            "add",
+            "app",
+            "--grant-types",
+            "password,refresh_token,authorization_code",
+            "--redirect-uri",
+            CALLBACK,
+            "--signing-alg",
+            "ES256",
+            "--json",
+        ],
+        None,
+    );
+    let created: Value = serde_json::from_str(&out).unwrap();
+    created["client_secret"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn two_replicas_on_one_database_behave_as_one_server() {
+    let mut cluster = Cluster::new(&[]);
+    cluster.cli(&["migrate"], None);
+    let secret = provision(&cluster);
+    let (a, b) = (cluster.start_replica().await, cluster.start_replica().await);
+    let http = reqwest::Client::new();
+    let client = ("app", secret.as_str());
+    let login = [
+        ("grant_type", "password"),
+        ("username", "alice"),
+        ("password", PASSWORD),
+        ("scope", "openid"),
+    ];
+
+    // A token issued by A verifies with B's JWKS.
+    let (s, first) = token(&http, cluster.at(a), &login, client).await;
+    assert_eq!(s, 200);
+    let (jwks_b, _) = jwks_of(&http, cluster.at(b)).await;
+    verify(
+        first["access_token"].as_str().unwrap(),
+        &jwks_b,
+        &cluster.issuer,
+    )
+    .expect("A's token verifies with B's keys");
+
+    // A refresh token issued at A rotates at B; replaying it at A is reuse.
+    let r1 = first["refresh_token"].as_str().unwrap();
+    let (s, second) = token(
+        &http,
+        cluster.at(b),
+        &[("grant_type", "refresh_token"), ("refresh_token", r1)],
+        client,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = token(
+        &http,
+        cluster.at(a),
+        &[("grant_type", "refresh_token"), ("refresh_token", r1)],
+        client,
+    )
+    .await;
+    assert_eq!(s, 400);
+    let r2 = second["refresh_token"].as_str().unwrap();
+    let (s, _) = token(
+        &http,
+        cluster.at(b),
+        &[("grant_type", "refresh_token"), ("refresh_token", r2)],
+        client,
+    )
+    .await;
+    assert_eq!(s, 400, "reuse at A revoked the family B had rotated");
+
+    // The concurrent-refresh race has exactly one winner across replicas.
+    for round in 0..3 {
+        let (_, fresh) = token(&http, cluster.at(a), &login, client).await;
+        let r = fresh["refresh_token"].as_str().unwrap().to_owned();
+        let attempts = (0..12).map(|i| {
+            let at = cluster.at(i % 2).to_owned();
+            let (http, r) = (http.clone(), r.clone());
+            async move {
+                token(
+                    &http,
+                    &at,
+                    &[("grant_type", "refresh_token"), ("refresh_token", &r)],
+                    client,
+                )
+                .await
+                .0
+            }
+        });
+        let statuses = futures::future::join_all(attempts).await;
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "round {round}: {statuses:?}"
+        );
+        assert!(
+            statuses.iter().all(|s| *s == 200 || *s == 400),
+            "{statuses:?}"
+        );
+    }
+
+    // A login session made at A is valid at B (cookies are per host, not per port).
+    let browser = Browser::new();
+    let (challenge, verifier) = openidconnect::PkceCodeChallenge::new_random_sha256();
+    let authorize = |at: &str| {
+        format!(
+            "{at}/authorize?response_type=code&client_id=app&redirect_uri={CALLBACK}&scope=openid&code_challenge={}&code_challenge_method=S256",
+            challenge.as_str()
+        )
+    };
+    let login_url = location(&browser.get(&authorize(cluster.at(a))).await);
+    let login_url = login_url.replace(&cluster.issuer, cluster.at(a));
+    let html = browser.get(&login_url).await.text().await.unwrap();
+    let res = browser
+        .post(
+            &format!("{}/login", cluster.at(a)),
+            &[
+                ("request", &hidden(&html, "request")),
+                ("csrf_token", &hidden(&html, "csrf_token")),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let at_b = location(
+        &browser
+            .get(&(authorize(cluster.at(b)) + "&prompt=none"))
+            .await,
+    );
+    let code = query_param(&at_b, "code")
+        .unwrap_or_else(|| panic!("B knows the session made at A: {at_b}"));
+    let (s, _) = token(
+        &http,
+        cluster.at(a),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", verifier.secret()),
+        ],
+        client,
+    )
+    .await;
+    assert_eq!(s, 200, "a code issued at B is redeemed at A");
+}
+
+/// Counts the keys of each algorithm in each state.
+fn key_states(cluster: &Cluster) -> HashMap<(String, String), usize> {
+    let list: Vec<Value> =
+        serde_json::from_str(&cluster.cli(&["keys", "list", "--json"], None)).unwrap();
+    let mut counts = HashMap::new();
+    for key in list {
+        let k = (
+            key["alg"].as_str().unwrap().to_owned(),
+            key["state"].as_str().unwrap().to_owned(),
+        );
+        *counts.entry(k).or_default() += 1;
+    }
+    counts
+}
+
+fn assert_consistent(cluster: &Cluster) {
+    let states = key_states(cluster);
+    for alg in ["RS256", "ES256"] {
+        let n = |state: &str| {
+            states
+                .get(&(alg.to_owned(), state.to_owned()))
+                .copied()
+                .unwrap_or(0)
+        };
+        assert_eq!(n("active"), 1, "{alg}: exactly one active key: {states:?}");
+        assert!(n("next") <= 1, "{alg}: at most one next key: {states:?}");
+    }
+}
+
+#[tokio::test]
+async fn scheduled_rotation_never_strands_a_relying_party_that_caches_the_jwks() {
+    // Rotate every 4 s; the JWKS may be cached 2 s; replicas reload every 1 s.
+    let mut cluster = Cluster::new(&[
+        ("PORTCULLIS_KEY_ROTATION_PERIOD", "4"),
+        ("PORTCULLIS_JWKS_MAX_AGE", "2"),
+    ]);
+    cluster.cli(&["migrate"], None);
+    let secret = provision(&cluster);
+    cluster.start_replica().await;
+    cluster.start_replica().await;
+    let http = reqwest::Client::new();
+    let login = [
+        ("grant_type", "password"),
+        ("username", "alice"),
+        ("password", PASSWORD),
+    ];
+    let (_, first) = token(&http, cluster.at(0), &login, ("app", &secret)).await;
+    let mut refresh = first["refresh_token"].as_str().unwrap().to_owned();
+
+    // The relying party: fetches the JWKS, keeps it for max-age, and never
+    // refetches early — not even for an unknown kid.
+    let mut cache: Option<(JwkSet, Instant, u64)> = None;
+    let mut kids = HashSet::new();
+    let mut verified = 0;
+    let started = Instant::now();
+    let mut i = 0;
+    while started.elapsed() < Duration::from_secs(14) {
+        i += 1;
+        let at = cluster.at(i % 2).to_owned();
+        if cache
+            .as_ref()
+            .is_none_or(|(_, fetched, max_age)| fetched.elapsed() >= Duration::from_secs(*max_age))
+        {
+            let (set, max_age) = jwks_of(&http, &at).await;
+            cache = Some((set, Instant::now(), max_age));
+        }
+        let (s, tokens) = token(
+            &http,
+            &at,
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+            ("app", &secret),
+        )
+        .await;
+        assert_eq!(s, 200, "{tokens}");
+        refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+        let access = tokens["access_token"].as_str().unwrap();
+        kids.insert(jsonwebtoken::decode_header(access).unwrap().kid.unwrap());
+        let (set, _, _) = cache.as_ref().unwrap();
+        verify(access, set, &cluster.issuer)
+            .unwrap_or_else(|e| panic!("after {:?}: {e}", started.elapsed()));
+        verified += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        kids.len() >= 3,
+        "the keys rotated at least twice in 14 s: {kids:?}"
+    );
+    assert!(verified > 50);
+    assert_consistent(&cluster);
+    let trail = cluster.cli(&["audit", "list", "--json"], None);
+    assert!(trail.contains("\"actor\": \"scheduler\""));
+}
+
+#[tokio::test]
+async fn a_replica_killed_during_rotations_leaves_a_consistent_key_set() {
+    let mut cluster = Cluster::new(&[
+        ("PORTCULLIS_KEY_ROTATION_PERIOD", "1"),
+        ("PORTCULLIS_JWKS_MAX_AGE", "0"),
+    ]);
+    cluster.cli(&["migrate"], None);
+    let secret = provision(&cluster);
+    cluster.start_replica().await;
+    cluster.start_replica().await;
+    // Kill one replica with SIGKILL at varying moments while both rotate
+    // keys every second, and start it again.
+    for round in 0..6u64 {
+        tokio::time::sleep(Duration::from_millis(700 + 230 * round)).await;
+        let mut victim = cluster.replicas.remove(0);
+        victim.child.kill().unwrap(); // SIGKILL
+        victim.child.wait().unwrap();
+        cluster.start_replica().await;
+    }
+    for replica in &mut cluster.replicas {
+        replica.child.kill().unwrap();
+        replica.child.wait().unwrap();
+    }
+    cluster.replicas.clear();
+    assert_consistent(&cluster);
+    // And a fresh replica serves and signs with that set.
+    let at = cluster.start_replica().await;
+    let http = reqwest::Client::new();
+    let (s, tokens) = token(
+        &http,
+        cluster.at(at),
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ],
+        ("app", &secret),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (jwks, _) = jwks_of(&http, cluster.at(at)).await;
+    verify(
+        tokens["access_token"].as_str().unwrap(),
+        &jwks,
+        &cluster.issuer,
+    )
+    .unwrap();
+    let rotations = cluster
+        .cli(&["audit", "list", "--json"], None)
+        .matches("key.activated")
+        .count();
+    assert!(
+        rotations >= 4,
+        "keys kept rotating through the kills ({rotations} activations)"
+    );
+}
