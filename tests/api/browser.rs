@@ -169,6 +169,21 @@ impl Driver {
             .to_owned()
     }
 
+    /// The page source once it contains `needle`. A click returns when the
+    /// browser has sent the form, not necessarily when the answer (an
+    /// Argon2id verification away, on a busy machine) has rendered.
+    async fn wait_for_source(&self, needle: &str) -> String {
+        let mut source = String::new();
+        for _ in 0..200 {
+            source = self.page_source().await;
+            if source.contains(needle) {
+                return source;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the page never showed {needle:?}; it shows:\n{source}");
+    }
+
     async fn screenshot(&self) -> Vec<u8> {
         let png = self.session_call("GET", "/screenshot", None).await;
         base64::engine::general_purpose::STANDARD
@@ -240,10 +255,9 @@ async fn a_person_logs_in_through_chromium() {
     driver.type_into("#username", "alice").await;
     driver.type_into("#password", "not my password").await;
     driver.click("button[type=submit]").await;
-    assert!(driver
-        .page_source()
-        .await
-        .contains("The username or password is incorrect."));
+    driver
+        .wait_for_source("The username or password is incorrect.")
+        .await;
 
     driver.type_into("#password", "correct horse battery").await;
     driver.click("button[type=submit]").await;
