@@ -137,12 +137,12 @@ pub type PooledConnection = r2d2::PooledConnection<Manager>;
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
-    /// SQLite allows one writer at a time. Writes go through this pool of
-    /// one connection, so they queue here, in order, instead of spinning in
-    /// SQLite's busy handler (which sleeps up to 100 ms between tries and
-    /// made p99 latencies of concurrent refreshes balloon). PostgreSQL writes
-    /// use the main pool.
-    writer: Option<Pool>,
+    /// SQLite allows one writer at a time. Writes go to one thread that owns
+    /// the write connection, so they queue there, in order, instead of
+    /// spinning in SQLite's busy handler (which sleeps up to 100 ms between
+    /// tries and made p99 latencies of concurrent refreshes balloon).
+    /// PostgreSQL writes use the main pool.
+    writer: Option<Writer>,
     backend: Backend,
 }
 
@@ -175,16 +175,7 @@ impl Db {
             .build(Manager { url: url.clone() })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let writer = match backend {
-            Backend::Sqlite => Some(
-                r2d2::Pool::builder()
-                    .max_size(1)
-                    .min_idle(Some(1))
-                    .test_on_check_out(false)
-                    // Waiting for the writer is normal under load; an outage is not.
-                    .connection_timeout(Duration::from_secs(10))
-                    .build(Manager { url: url.clone() })
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))?,
-            ),
+            Backend::Sqlite => Some(Writer::start(Manager { url: url.clone() })?),
             Backend::Postgres => None,
         };
         Ok(Db {
@@ -228,18 +219,10 @@ impl Db {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let db = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = match &db.writer {
-                Some(writer) => writer
-                    .get()
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))?,
-                None => db.conn()?,
-            };
-            work(&mut conn)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        match &self.writer {
+            Some(writer) => writer.run(work).await,
+            None => self.run(work).await,
+        }
     }
 
     /// Applies every pending migration of the backend in use.
@@ -262,6 +245,77 @@ impl Db {
             DbConnection::Pg(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
         };
         reverted.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+}
+
+type WriteJob = Box<dyn FnOnce(Result<&mut DbConnection, StoreError>) + Send>;
+
+/// The thread that owns SQLite's write connection and runs write jobs one
+/// after another, in arrival order. A FIFO channel is fairer than waiting on
+/// a one-connection pool (whose waiters wake in any order) and saves a
+/// blocking-pool hand-off per write.
+#[derive(Clone)]
+struct Writer {
+    jobs: std::sync::mpsc::Sender<WriteJob>,
+}
+
+impl Writer {
+    fn start(manager: Manager) -> Result<Self, StoreError> {
+        let (jobs, queue) = std::sync::mpsc::channel::<WriteJob>();
+        // Connect once up front so a bad path fails at startup.
+        let first = manager
+            .connect()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                let mut conn = Some(first);
+                // Ends when the last `Db` handle is dropped.
+                for job in queue {
+                    if conn.is_none() {
+                        conn = manager.connect().ok();
+                    }
+                    let outcome = match conn.as_mut() {
+                        Some(c) => {
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(c))))
+                        }
+                        None => {
+                            job(Err(StoreError::Unavailable(
+                                "cannot open the SQLite database for writing".into(),
+                            )));
+                            Ok(())
+                        }
+                    };
+                    // A job that panicked may have left a transaction open.
+                    if outcome.is_err() {
+                        conn = None;
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
+        Ok(Writer { jobs })
+    }
+
+    async fn run<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::new(move |conn| {
+            let result = match conn {
+                Ok(conn) => work(conn),
+                Err(e) => Err(e.into()),
+            };
+            let _ = reply.send(result);
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Task("a database write failed unexpectedly".into()))?
     }
 }
 
