@@ -11,7 +11,11 @@
 //!   --binary PATH         the server (default target/release/portcullis)
 //!   --report DIR          write results.json, results.md and chart.svg there
 //!   --smoke               2 s per scenario at concurrency 4; exit 1 on any error
+//!   --peers a,b           also measure oidc-provider and/or django on the
+//!                         scenarios they share, in the same run (npm, PyPI)
 //! ```
+
+mod peers;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +30,8 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
+
+use peers::Target;
 
 const PASSWORD: &str = "benchmark password 1";
 
@@ -104,6 +110,7 @@ struct Options {
     binary: PathBuf,
     report: Option<PathBuf>,
     smoke: bool,
+    peers: Vec<Target>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -115,6 +122,7 @@ fn parse_args() -> Result<Options, String> {
         binary: PathBuf::from("target/release/portcullis"),
         report: None,
         smoke: false,
+        peers: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -143,6 +151,12 @@ fn parse_args() -> Result<Options, String> {
             "--database-url" => o.database_url = Some(value("--database-url")?),
             "--binary" => o.binary = PathBuf::from(value("--binary")?),
             "--report" => o.report = Some(PathBuf::from(value("--report")?)),
+            "--peers" => {
+                o.peers = value("--peers")?
+                    .split(',')
+                    .map(Target::parse)
+                    .collect::<Result<_, _>>()?
+            }
             "--smoke" => {
                 o.smoke = true;
                 o.duration = Duration::from_secs(2);
@@ -374,6 +388,7 @@ fn expect(reply: &Reply, status: u16) -> Result<(), String> {
 
 /// What the server was provisioned with.
 struct Fixture {
+    target: Target,
     clients: HashMap<&'static str, String>,
     etag: String,
     access_token: String,
@@ -409,6 +424,15 @@ struct VuState {
 const CALLBACK: &str = "http://127.0.0.1:9/cb";
 
 async fn password_tokens(conn: &mut Conn, f: &Fixture, client: &str) -> Result<Value, String> {
+    if f.target == Target::Django {
+        // simplejwt's own dialect: no client, `access` and `refresh` back.
+        let body = form(&[("username", "bench"), ("password", PASSWORD)]);
+        let reply = conn
+            .send(Method::POST, "/api/token/", &[], Some(body))
+            .await?;
+        expect(&reply, 200)?;
+        return json(&reply);
+    }
     let body = form(&[
         ("grant_type", "password"),
         ("username", "bench"),
@@ -427,6 +451,14 @@ async fn password_tokens(conn: &mut Conn, f: &Fixture, client: &str) -> Result<V
     json(&reply)
 }
 
+/// The refresh token in a token response (simplejwt calls it `refresh`).
+fn refresh_token_of(tokens: &Value) -> Option<String> {
+    tokens["refresh_token"]
+        .as_str()
+        .or_else(|| tokens["refresh"].as_str())
+        .map(str::to_owned)
+}
+
 /// One iteration of a scenario; every response is checked.
 async fn iteration(
     kind: Kind,
@@ -436,9 +468,11 @@ async fn iteration(
 ) -> Result<(), String> {
     match kind {
         Kind::Jwks => {
-            let r = conn
-                .send(Method::GET, "/.well-known/jwks.json", &[], None)
-                .await?;
+            let path = match f.target {
+                Target::OidcProvider => "/jwks",
+                _ => "/.well-known/jwks.json",
+            };
+            let r = conn.send(Method::GET, path, &[], None).await?;
             expect(&r, 200)?;
             if json(&r)?["keys"].as_array().is_none_or(|k| k.is_empty()) {
                 return Err("no keys".into());
@@ -466,12 +500,17 @@ async fn iteration(
         }
         Kind::ClientCredentials { es256 } => {
             let id = if es256 { "cc-es256" } else { "cc-rs256" };
+            // oidc-provider grants no scope unless asked.
+            let body = match f.target {
+                Target::OidcProvider => "grant_type=client_credentials&scope=api",
+                _ => "grant_type=client_credentials",
+            };
             let r = conn
                 .send(
                     Method::POST,
                     "/token",
                     &[("authorization", &basic(id, f.secret(id)))],
-                    Some("grant_type=client_credentials".into()),
+                    Some(body.into()),
                 )
                 .await?;
             expect(&r, 200)?;
@@ -481,8 +520,12 @@ async fn iteration(
         }
         Kind::Password => {
             let tokens = password_tokens(conn, f, "pw-rs256").await?;
-            if tokens["id_token"].as_str().is_none() {
-                return Err("no id token".into());
+            let signed = match f.target {
+                Target::Django => "access",
+                _ => "id_token",
+            };
+            if tokens[signed].as_str().is_none() {
+                return Err(format!("no {signed}"));
             }
         }
         Kind::Refresh { es256 } => {
@@ -491,17 +534,22 @@ async fn iteration(
                 Some(t) => t,
                 None => return Err("no refresh token to chain".into()),
             };
-            let body = form(&[("grant_type", "refresh_token"), ("refresh_token", &current)]);
-            let r = conn
-                .send(
+            let r = if f.target == Target::Django {
+                let body = form(&[("refresh", &current)]);
+                conn.send(Method::POST, "/api/token/refresh/", &[], Some(body))
+                    .await?
+            } else {
+                let body = form(&[("grant_type", "refresh_token"), ("refresh_token", &current)]);
+                conn.send(
                     Method::POST,
                     "/token",
                     &[("authorization", &basic(id, f.secret(id)))],
                     Some(body),
                 )
-                .await?;
+                .await?
+            };
             expect(&r, 200)?;
-            let next = json(&r)?["refresh_token"].as_str().map(str::to_owned);
+            let next = refresh_token_of(&json(&r)?);
             if next.is_none() {
                 return Err("no new refresh token".into());
             }
@@ -509,11 +557,17 @@ async fn iteration(
         }
         Kind::Introspect => {
             let body = form(&[("token", &f.access_token)]);
+            // oidc-provider introspects its opaque tokens, for the client
+            // they were issued to.
+            let (path, caller) = match f.target {
+                Target::OidcProvider => ("/token/introspection", "cc-opaque"),
+                _ => ("/introspect", "pw-rs256"),
+            };
             let r = conn
                 .send(
                     Method::POST,
-                    "/introspect",
-                    &[("authorization", &basic("pw-rs256", f.secret("pw-rs256")))],
+                    path,
+                    &[("authorization", &basic(caller, f.secret(caller)))],
                     Some(body),
                 )
                 .await?;
@@ -622,6 +676,7 @@ fn cookie(r: &Reply, name: &str) -> Option<String> {
 }
 
 struct Outcome {
+    server: Target,
     name: String,
     concurrency: usize,
     ok: u64,
@@ -656,7 +711,7 @@ async fn run_scenario(
             if let Kind::Refresh { es256 } = kind {
                 let id = if es256 { "pw-es256" } else { "pw-rs256" };
                 match password_tokens(&mut conn, &f, id).await {
-                    Ok(t) => state.refresh_token = t["refresh_token"].as_str().map(str::to_owned),
+                    Ok(t) => state.refresh_token = refresh_token_of(&t),
                     Err(e) => return (latencies, 1, Some(e)),
                 }
             }
@@ -677,8 +732,7 @@ async fn run_scenario(
                         if let Kind::Refresh { es256 } = kind {
                             let id = if es256 { "pw-es256" } else { "pw-rs256" };
                             if let Ok(t) = password_tokens(&mut conn, &f, id).await {
-                                state.refresh_token =
-                                    t["refresh_token"].as_str().map(str::to_owned);
+                                state.refresh_token = refresh_token_of(&t);
                             }
                         }
                     }
@@ -710,6 +764,7 @@ async fn run_scenario(
             .unwrap_or(0.0)
     };
     Outcome {
+        server: f.target,
         name: s.name.to_owned(),
         concurrency,
         ok: all.len() as u64,
@@ -826,7 +881,7 @@ fn machine() -> String {
 
 fn table(outcomes: &[Outcome]) -> String {
     let mut out = String::from("| scenario | concurrency | requests/s | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|---:|\n");
-    for o in outcomes {
+    for o in outcomes.iter().filter(|o| o.server == Target::Portcullis) {
         out.push_str(&format!(
             "| {} | {} | {:.0} | {:.2} | {:.2} | {} |\n",
             o.name, o.concurrency, o.rps, o.p50_ms, o.p99_ms, o.errors
@@ -835,11 +890,65 @@ fn table(outcomes: &[Outcome]) -> String {
     out
 }
 
-/// A horizontal bar chart of requests/s, log scale, as SVG.
+/// Portcullis beside each peer on the scenarios they share, with the
+/// factor it is ahead by and the factor issue #6 asks for.
+fn side_by_side(outcomes: &[Outcome]) -> String {
+    let mut out = String::from("| scenario | Portcullis req/s (p99 ms) | peer | peer req/s (p99 ms) | ratio | target |\n|---|---:|---|---:|---:|---:|\n");
+    for peer in outcomes.iter().filter(|o| o.server != Target::Portcullis) {
+        let Some(ours) = outcomes
+            .iter()
+            .find(|o| o.server == Target::Portcullis && o.name == peer.name)
+        else {
+            continue;
+        };
+        let target = peer
+            .server
+            .comparisons()
+            .iter()
+            .find(|(name, _)| *name == peer.name)
+            .and_then(|(_, t)| *t);
+        let ratio = if peer.rps > 0.0 {
+            ours.rps / peer.rps
+        } else {
+            f64::INFINITY
+        };
+        out.push_str(&format!(
+            "| {} | {:.0} ({:.2}) | {} | {:.0} ({:.2}){} | {:.1}× | {} |\n",
+            peer.name,
+            ours.rps,
+            ours.p99_ms,
+            peer.server.label(),
+            peer.rps,
+            peer.p99_ms,
+            if peer.errors > 0 {
+                format!(", {} errors", peer.errors)
+            } else {
+                String::new()
+            },
+            ratio,
+            target
+                .map(|t| format!("≥ {t}×"))
+                .unwrap_or_else(|| "—".into())
+        ));
+    }
+    out
+}
+
+/// A horizontal bar chart of requests/s, log scale, as SVG; each peer's bar
+/// sits under Portcullis's bar for the same scenario.
 fn chart(outcomes: &[Outcome]) -> String {
-    let (width, row, left) = (900.0, 28.0, 230.0);
-    let height = 60.0 + row * outcomes.len() as f64;
-    let max = outcomes
+    let mut rows: Vec<&Outcome> = Vec::new();
+    for ours in outcomes.iter().filter(|o| o.server == Target::Portcullis) {
+        rows.push(ours);
+        rows.extend(
+            outcomes
+                .iter()
+                .filter(|o| o.server != Target::Portcullis && o.name == ours.name),
+        );
+    }
+    let (width, row, left) = (900.0, 28.0, 270.0);
+    let height = 60.0 + row * rows.len() as f64;
+    let max = rows
         .iter()
         .map(|o| o.rps)
         .fold(1.0_f64, f64::max)
@@ -854,17 +963,20 @@ fn chart(outcomes: &[Outcome]) -> String {
         }
     };
     let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"13\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"22\" font-size=\"15\" font-weight=\"bold\">Portcullis: requests per second by scenario (log scale)</text>\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"13\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"22\" font-size=\"15\" font-weight=\"bold\">Requests per second by scenario (log scale); peers in grey and orange</text>\n"
     );
-    for (i, o) in outcomes.iter().enumerate() {
+    for (i, o) in rows.iter().enumerate() {
         let y = 40.0 + row * i as f64;
         let w = scale(o.rps);
+        let (label, colour) = match o.server {
+            Target::Portcullis => (format!("{} (c={})", o.name, o.concurrency), "#1a56c4"),
+            Target::OidcProvider => (format!("oidc-provider {}", o.name), "#8a8a8a"),
+            Target::Django => (format!("Django+simplejwt {}", o.name), "#c77c1a"),
+        };
         svg.push_str(&format!(
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{} (c={})</text>\n<rect x=\"{left}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"#1a56c4\"/>\n<text x=\"{}\" y=\"{}\">{:.0}</text>\n",
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{label}</text>\n<rect x=\"{left}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"{colour}\"/>\n<text x=\"{}\" y=\"{}\">{:.0}</text>\n",
             left - 8.0,
             y + 15.0,
-            o.name,
-            o.concurrency,
             row - 8.0,
             left + w + 6.0,
             y + 15.0,
@@ -879,7 +991,7 @@ fn write_report(dir: &Path, outcomes: &[Outcome], header: &str) -> Result<(), St
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let rows: Vec<Value> = outcomes
         .iter()
-        .map(|o| serde_json::json!({"scenario": o.name, "concurrency": o.concurrency, "requests_per_second": o.rps,
+        .map(|o| serde_json::json!({"server": o.server.label(), "scenario": o.name, "concurrency": o.concurrency, "requests_per_second": o.rps,
                                    "p50_ms": o.p50_ms, "p99_ms": o.p99_ms, "ok": o.ok, "errors": o.errors}))
         .collect();
     std::fs::write(
@@ -889,7 +1001,15 @@ fn write_report(dir: &Path, outcomes: &[Outcome], header: &str) -> Result<(), St
     .map_err(|e| e.to_string())?;
     std::fs::write(
         dir.join("results.md"),
-        format!("{header}\n\n{}", table(outcomes)),
+        if outcomes.iter().any(|o| o.server != Target::Portcullis) {
+            format!(
+                "{header}\n\n{}\nSide by side, same run, same load generator:\n\n{}",
+                table(outcomes),
+                side_by_side(outcomes)
+            )
+        } else {
+            format!("{header}\n\n{}", table(outcomes))
+        },
     )
     .map_err(|e| e.to_string())?;
     std::fs::write(dir.join("chart.svg"), chart(outcomes)).map_err(|e| e.to_string())
@@ -918,6 +1038,7 @@ async fn run() -> Result<bool, String> {
         .await?;
     let etag = header(&jwks, "etag")?;
     let mut fixture = Fixture {
+        target: Target::Portcullis,
         clients,
         etag,
         access_token: String::new(),
@@ -952,27 +1073,94 @@ async fn run() -> Result<bool, String> {
             s.concurrency.unwrap_or(o.concurrency)
         };
         let outcome = run_scenario(&s, concurrency, o.duration, fixture.clone()).await;
-        println!(
-            "{:<28} c={:<3} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}",
-            outcome.name,
-            outcome.concurrency,
-            outcome.rps,
-            outcome.p50_ms,
-            outcome.p99_ms,
-            outcome.errors,
-            outcome
-                .first_error
-                .as_deref()
-                .map(|e| format!("  (first: {e})"))
-                .unwrap_or_default()
-        );
+        print_outcome(&outcome);
         outcomes.push(outcome);
     }
+    // The peers get the machine to themselves too.
+    drop(server);
+    for &target in &o.peers {
+        let cache = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("target"))
+            .join("bench-peers");
+        let peer = peers::start(target, &cache).await?;
+        let fixture = Arc::new(peer_fixture(target, peer.port).await?);
+        for s in scenarios() {
+            let Some(ours) = outcomes
+                .iter()
+                .find(|o| o.server == Target::Portcullis && o.name == s.name)
+            else {
+                continue;
+            };
+            if !target.comparisons().iter().any(|(name, _)| *name == s.name) {
+                continue;
+            }
+            let concurrency = ours.concurrency;
+            let outcome = run_scenario(&s, concurrency, o.duration, fixture.clone()).await;
+            print_outcome(&outcome);
+            outcomes.push(outcome);
+        }
+    }
     println!("\n{}", table(&outcomes));
+    if !o.peers.is_empty() {
+        println!("{}", side_by_side(&outcomes));
+    }
     if let Some(dir) = &o.report {
         write_report(dir, &outcomes, &header)?;
     }
-    drop(server);
     let clean = outcomes.iter().all(|o| o.errors == 0 && o.ok > 0);
     Ok(clean || !o.smoke)
+}
+
+fn print_outcome(outcome: &Outcome) {
+    let name = match outcome.server {
+        Target::Portcullis => outcome.name.clone(),
+        peer => format!("{} {}", peer.label(), outcome.name),
+    };
+    println!(
+        "{:<40} c={:<3} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}",
+        name,
+        outcome.concurrency,
+        outcome.rps,
+        outcome.p50_ms,
+        outcome.p99_ms,
+        outcome.errors,
+        outcome
+            .first_error
+            .as_deref()
+            .map(|e| format!("  (first: {e})"))
+            .unwrap_or_default()
+    );
+}
+
+/// What a peer was configured with (`bench/peers/*`), plus a token for its
+/// introspection scenario.
+async fn peer_fixture(target: Target, port: u16) -> Result<Fixture, String> {
+    let mut f = Fixture {
+        target,
+        clients: HashMap::new(),
+        etag: String::new(),
+        access_token: String::new(),
+        port,
+    };
+    if target == Target::OidcProvider {
+        for id in ["cc-rs256", "cc-es256", "cc-opaque"] {
+            f.clients.insert(id, target.client_secret(id));
+        }
+        let mut conn = Conn::open(port).await?;
+        let r = conn
+            .send(
+                Method::POST,
+                "/token",
+                &[("authorization", &basic("cc-opaque", f.secret("cc-opaque")))],
+                Some("grant_type=client_credentials&scope=api".into()),
+            )
+            .await?;
+        expect(&r, 200)?;
+        f.access_token = json(&r)?["access_token"]
+            .as_str()
+            .ok_or("oidc-provider issued no access token")?
+            .to_owned();
+    }
+    Ok(f)
 }
