@@ -59,5 +59,45 @@ fn hashing(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, signing, passwords, hashing);
+/// The RSA-2048 PKCS#1 v1.5 signers usable for RS256, on the same key and
+/// the same signing input: aws-lc-rs (jsonwebtoken's backend) and the
+/// system OpenSSL. Both blind the private-key operation and use
+/// constant-time modular exponentiation (the `rsa` crate does not: see
+/// RUSTSEC-2023-0071).
+fn rsa_signers(c: &mut Criterion) {
+    let key = generate(SigningAlg::Rs256).expect("key");
+    let input =
+        b"eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lkLmV4YW1wbGUuY29tIn0";
+    let aws = aws_lc_rs::signature::RsaKeyPair::from_der(&key.private_der).expect("aws-lc key");
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let mut group = c.benchmark_group("RSA-2048 sign");
+    group.bench_function("aws-lc-rs", |b| {
+        b.iter(|| {
+            let mut sig = vec![0u8; aws.public_modulus_len()];
+            aws.sign(
+                &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                &rng,
+                black_box(input),
+                &mut sig,
+            )
+            .expect("sign");
+            sig
+        })
+    });
+    let pkey = openssl::pkey::PKey::from_rsa(
+        openssl::rsa::Rsa::private_key_from_der(&key.private_der).expect("openssl key"),
+    )
+    .expect("pkey");
+    group.bench_function("OpenSSL", |b| {
+        b.iter(|| {
+            let mut signer =
+                openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &pkey)
+                    .expect("signer");
+            signer.sign_oneshot_to_vec(black_box(input)).expect("sign")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, signing, rsa_signers, passwords, hashing);
 criterion_main!(benches);
