@@ -123,7 +123,7 @@ async fn housekeeping(db: Db) {
     loop {
         ticker.tick().await;
         let result = db
-            .run(|conn| {
+            .write(|conn| {
                 let now = store::now();
                 Ok::<_, StoreError>(
                     store::refresh_tokens::delete_expired(conn, now)?

@@ -156,7 +156,7 @@ async fn logout(
         let id_hash = session.id_hash.clone();
         let ended = services
             .db
-            .run(move |conn| sessions::end(conn, &id_hash, store::now()))
+            .write(move |conn| sessions::end(conn, &id_hash, store::now()))
             .await;
         match ended {
             Ok(revoked) => tracing::info!(user = %session.user.id, revoked, "logged out"),

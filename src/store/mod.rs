@@ -323,3 +323,51 @@ impl Writer {
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite_db(dir: &tempfile::TempDir) -> Db {
+        let url = DatabaseUrl::Sqlite(dir.path().join("w.db"));
+        let db = Db::connect(&url, 2).unwrap();
+        db.migrate().unwrap();
+        db
+    }
+
+    #[tokio::test]
+    async fn the_writer_outlives_a_panicking_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite_db(&dir);
+        let panicked = db
+            .write(|conn| -> Result<(), StoreError> {
+                diesel::sql_query("BEGIN IMMEDIATE").execute(conn)?;
+                diesel::sql_query("CREATE TABLE seen (n INTEGER)").execute(conn)?;
+                panic!("a bug in a write job, inside a transaction")
+            })
+            .await;
+        assert!(matches!(panicked, Err(StoreError::Task(_))));
+        // The next job gets a fresh connection: no transaction left open,
+        // the half-done one rolled back.
+        let created = db
+            .write(|conn| {
+                diesel::sql_query("CREATE TABLE seen (n INTEGER)").execute(conn)?;
+                diesel::sql_query("INSERT INTO seen VALUES (7)").execute(conn)?;
+                Ok::<_, StoreError>(())
+            })
+            .await;
+        assert!(created.is_ok(), "{created:?}");
+        #[derive(diesel::QueryableByName)]
+        struct Seen {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let seen: Seen = db
+            .run(|conn| {
+                Ok::<_, StoreError>(diesel::sql_query("SELECT n FROM seen").get_result(conn)?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(seen.n, 7);
+    }
+}
