@@ -29,4 +29,6 @@ pub struct Services {
     pub token_limiter: oauth::limiter::RateLimiter,
     pub metrics: metrics::Metrics,
     pub client_cache: oauth::clients::ClientCache,
+    /// The discovery document, serialised once: it only depends on settings.
+    pub discovery: std::sync::OnceLock<actix_web::web::Bytes>,
 }

@@ -81,6 +81,7 @@ impl Application {
             token_limiter,
             metrics: crate::metrics::Metrics::default(),
             client_cache: Default::default(),
+            discovery: Default::default(),
         });
         let data = services.clone();
         let server = HttpServer::new(move || {

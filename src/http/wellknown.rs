@@ -68,20 +68,30 @@ fn metadata(services: &Services) -> serde_json::Value {
     })
 }
 
-fn json_document(body: serde_json::Value) -> HttpResponse {
+/// OIDC Discovery and RFC 8414 share one document, built on first use.
+fn metadata_document(services: &Services) -> HttpResponse {
+    let body = services
+        .discovery
+        .get_or_init(|| {
+            serde_json::to_vec(&metadata(services))
+                .unwrap_or_default()
+                .into()
+        })
+        .clone();
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .json(body)
+        .content_type("application/json")
+        .body(body)
 }
 
 /// GET /.well-known/openid-configuration — OIDC Discovery 1.0 §4.
 #[get("/.well-known/openid-configuration")]
 pub async fn openid_configuration(services: web::Data<Services>) -> HttpResponse {
-    json_document(metadata(&services))
+    metadata_document(&services)
 }
 
 /// GET /.well-known/oauth-authorization-server — RFC 8414 §3.
 #[get("/.well-known/oauth-authorization-server")]
 pub async fn oauth_authorization_server(services: web::Data<Services>) -> HttpResponse {
-    json_document(metadata(&services))
+    metadata_document(&services)
 }
