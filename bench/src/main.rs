@@ -281,6 +281,11 @@ fn start_server(o: &Options) -> Result<Server, String> {
 struct Conn {
     sender: SendRequest<Full<Bytes>>,
     host: String,
+    port: u16,
+    /// The server said `Connection: close` (gunicorn's sync workers do, on
+    /// every response): the next request opens a new connection, as any
+    /// client would.
+    closing: bool,
 }
 
 struct Reply {
@@ -302,6 +307,8 @@ impl Conn {
         Ok(Conn {
             sender,
             host: format!("127.0.0.1:{port}"),
+            port,
+            closing: false,
         })
     }
 
@@ -312,6 +319,9 @@ impl Conn {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> Result<Reply, String> {
+        if self.closing {
+            *self = Conn::open(self.port).await?;
+        }
         self.sender.ready().await.map_err(|e| e.to_string())?;
         let mut req = Request::builder()
             .method(method)
@@ -332,6 +342,10 @@ impl Conn {
             .await
             .map_err(|e| e.to_string())?;
         let (parts, body) = res.into_parts();
+        self.closing = parts
+            .headers
+            .get("connection")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
         let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
         Ok(Reply {
             status: parts.status,
@@ -391,6 +405,11 @@ struct Fixture {
     target: Target,
     clients: HashMap<&'static str, String>,
     etag: String,
+    /// The JWKS and discovery documents as first fetched and checked: later
+    /// answers must be byte for byte the same (cheaper for the load
+    /// generator than parsing JSON on every response, and just as strict).
+    jwks: Bytes,
+    discovery: Bytes,
     access_token: String,
     port: u16,
 }
@@ -474,8 +493,8 @@ async fn iteration(
             };
             let r = conn.send(Method::GET, path, &[], None).await?;
             expect(&r, 200)?;
-            if json(&r)?["keys"].as_array().is_none_or(|k| k.is_empty()) {
-                return Err("no keys".into());
+            if r.body != f.jwks {
+                return Err("the JWKS changed".into());
             }
         }
         Kind::Jwks304 => {
@@ -494,8 +513,8 @@ async fn iteration(
                 .send(Method::GET, "/.well-known/openid-configuration", &[], None)
                 .await?;
             expect(&r, 200)?;
-            if json(&r)?["issuer"].as_str().is_none() {
-                return Err("no issuer".into());
+            if r.body != f.discovery {
+                return Err("the discovery document changed".into());
             }
         }
         Kind::ClientCredentials { es256 } => {
@@ -1037,10 +1056,13 @@ async fn run() -> Result<bool, String> {
         .send(Method::GET, "/.well-known/jwks.json", &[], None)
         .await?;
     let etag = header(&jwks, "etag")?;
+    let (jwks, discovery) = documents(&mut conn, "/.well-known/jwks.json").await?;
     let mut fixture = Fixture {
         target: Target::Portcullis,
         clients,
         etag,
+        jwks,
+        discovery,
         access_token: String::new(),
         port: server.port,
     };
@@ -1083,6 +1105,11 @@ async fn run() -> Result<bool, String> {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("target"))
             .join("bench-peers");
+        // Absolute: the Django script runs from its data directory.
+        std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+        let cache = cache
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", cache.display()))?;
         let peer = peers::start(target, &cache).await?;
         let fixture = Arc::new(peer_fixture(target, peer.port).await?);
         for s in scenarios() {
@@ -1136,10 +1163,16 @@ fn print_outcome(outcome: &Outcome) {
 /// What a peer was configured with (`bench/peers/*`), plus a token for its
 /// introspection scenario.
 async fn peer_fixture(target: Target, port: u16) -> Result<Fixture, String> {
+    let (jwks, discovery) = match target {
+        Target::OidcProvider => documents(&mut Conn::open(port).await?, "/jwks").await?,
+        _ => (Bytes::new(), Bytes::new()),
+    };
     let mut f = Fixture {
         target,
         clients: HashMap::new(),
         etag: String::new(),
+        jwks,
+        discovery,
         access_token: String::new(),
         port,
     };
@@ -1163,4 +1196,22 @@ async fn peer_fixture(target: Target, port: u16) -> Result<Fixture, String> {
             .to_owned();
     }
     Ok(f)
+}
+
+/// The JWKS and the discovery document, checked once: keys are there, and
+/// the issuer.
+async fn documents(conn: &mut Conn, jwks_path: &str) -> Result<(Bytes, Bytes), String> {
+    let jwks = conn.send(Method::GET, jwks_path, &[], None).await?;
+    expect(&jwks, 200)?;
+    if json(&jwks)?["keys"].as_array().is_none_or(|k| k.is_empty()) {
+        return Err(format!("{jwks_path}: no keys"));
+    }
+    let discovery = conn
+        .send(Method::GET, "/.well-known/openid-configuration", &[], None)
+        .await?;
+    expect(&discovery, 200)?;
+    if json(&discovery)?["issuer"].as_str().is_none() {
+        return Err("discovery: no issuer".into());
+    }
+    Ok((jwks.body, discovery.body))
 }
