@@ -44,6 +44,7 @@ impl Target {
             Target::Portcullis => &[],
             Target::OidcProvider => &[
                 ("jwks", Some(4.0)),
+                ("discovery", None),
                 ("client_credentials-ES256", Some(4.0)),
                 ("client_credentials-RS256", Some(1.5)),
                 ("introspection", None),
