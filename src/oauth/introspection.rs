@@ -104,18 +104,30 @@ pub async fn introspect(services: &Services, query: TokenQuery) -> Result<Value,
         else {
             return Ok(inactive());
         };
-        if !visible_to(&claims, &caller) || access_token_revoked(services, &claims.jti).await? {
+        if !visible_to(&claims, &caller) {
             return Ok(inactive());
         }
-        if claims.auth_time.is_some() {
-            let sub = claims.sub.clone();
-            let user = services
-                .db
-                .run(move |conn| users::find_by_id(conn, &sub))
-                .await?;
-            if user.is_none_or(|u| u.disabled) {
-                return Ok(inactive());
-            }
+        // Not revoked, and for a user's token the user still enabled: one
+        // trip to the database for both.
+        let (jti, sub, of_user) = (
+            claims.jti.clone(),
+            claims.sub.clone(),
+            claims.auth_time.is_some(),
+        );
+        let live = services
+            .db
+            .run(move |conn| {
+                if throttle::is_access_token_revoked(conn, &jti)? {
+                    return Ok::<_, store::StoreError>(false);
+                }
+                if of_user {
+                    return Ok(users::find_by_id(conn, &sub)?.is_some_and(|u| !u.disabled));
+                }
+                Ok(true)
+            })
+            .await?;
+        if !live {
+            return Ok(inactive());
         }
         return Ok(json!({
             "active": true, "token_type": "Bearer", "scope": claims.scope, "client_id": claims.client_id,
