@@ -254,18 +254,86 @@ type WriteJob = Box<dyn FnOnce(Result<&mut DbConnection, StoreError>) + Send>;
 /// after another, in arrival order. A FIFO channel is fairer than waiting on
 /// a one-connection pool (whose waiters wake in any order) and saves a
 /// blocking-pool hand-off per write.
+///
+/// Checkpoints stay off the write path. SQLite's automatic checkpoint runs
+/// inside whichever commit crosses 1,000 WAL pages — every few dozen
+/// refreshes under load — and, with `synchronous = NORMAL`, syncs the WAL
+/// and the database file there, while every write queued behind it waits.
+/// So the writer has `wal_autocheckpoint = 0`, and a second thread runs
+/// PASSIVE checkpoints every [`CHECKPOINT_INTERVAL`] beside it (they do not
+/// block writers). Under a steady stream of commits such a checkpoint never
+/// catches up with the end of the WAL, so the WAL could not restart and
+/// would grow without bound: past [`WAL_RESTART_PAGES`] the checkpointer
+/// queues one checkpoint on the writer itself, which finds nearly every page
+/// already copied and lets the next commit restart the WAL.
 #[derive(Clone)]
 struct Writer {
     jobs: std::sync::mpsc::Sender<WriteJob>,
+    /// Dropped with the last handle, which stops the checkpointer (and then
+    /// the writer, whose queue the checkpointer also holds).
+    _checkpointer: std::sync::mpsc::Sender<()>,
+}
+
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(25);
+const WAL_RESTART_PAGES: i64 = 16_384;
+
+#[derive(diesel::QueryableByName)]
+struct CheckpointResult {
+    /// Pages in the WAL.
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    log: i64,
+}
+
+fn checkpoint(conn: &mut DbConnection) -> Result<i64, diesel::result::Error> {
+    let result: CheckpointResult =
+        diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(conn)?;
+    Ok(result.log)
+}
+
+fn connect_writer(manager: &Manager) -> Result<DbConnection, r2d2::Error> {
+    let mut conn = manager.connect()?;
+    conn.batch_execute("PRAGMA wal_autocheckpoint = 0")
+        .map_err(r2d2::Error::QueryError)?;
+    Ok(conn)
 }
 
 impl Writer {
     fn start(manager: Manager) -> Result<Self, StoreError> {
         let (jobs, queue) = std::sync::mpsc::channel::<WriteJob>();
         // Connect once up front so a bad path fails at startup.
-        let first = manager
+        let first = connect_writer(&manager).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut background = manager
             .connect()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let (checkpointer, stop) = std::sync::mpsc::channel::<()>();
+        let writer_jobs = jobs.clone();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                let restart_queued = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stop.recv_timeout(CHECKPOINT_INTERVAL)
+                {
+                    let pages = match checkpoint(&mut background) {
+                        Ok(pages) => pages,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "WAL checkpoint failed");
+                            continue;
+                        }
+                    };
+                    use std::sync::atomic::Ordering::SeqCst;
+                    if pages > WAL_RESTART_PAGES && !restart_queued.swap(true, SeqCst) {
+                        let done = restart_queued.clone();
+                        let _ = writer_jobs.send(Box::new(move |conn| {
+                            if let Ok(conn) = conn {
+                                let _ = checkpoint(conn);
+                            }
+                            done.store(false, SeqCst);
+                        }));
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the checkpointer: {e}")))?;
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
@@ -273,7 +341,7 @@ impl Writer {
                 // Ends when the last `Db` handle is dropped.
                 for job in queue {
                     if conn.is_none() {
-                        conn = manager.connect().ok();
+                        conn = connect_writer(&manager).ok();
                     }
                     let outcome = match conn.as_mut() {
                         Some(c) => {
@@ -293,7 +361,10 @@ impl Writer {
                 }
             })
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
-        Ok(Writer { jobs })
+        Ok(Writer {
+            jobs,
+            _checkpointer: checkpointer,
+        })
     }
 
     async fn run<T, E, F>(&self, work: F) -> Result<T, E>
