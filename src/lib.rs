@@ -18,6 +18,7 @@ pub mod oauth;
 pub mod secrets;
 pub mod startup;
 pub mod store;
+pub mod workers;
 
 use std::sync::Arc;
 

@@ -2,6 +2,8 @@
 
 use std::sync::OnceLock;
 
+use crate::workers::CpuPool;
+
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -76,70 +78,18 @@ pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
 /// lower scheduling priority (nice 10): when the machine is idle they use all
 /// of it, and when other requests arrive the kernel runs those first, so a
 /// burst of logins cannot starve the JWKS, refreshes or the event loop.
-struct HashPool {
-    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>>,
+fn hash_pool() -> &'static CpuPool {
+    static POOL: OnceLock<CpuPool> = OnceLock::new();
+    POOL.get_or_init(|| CpuPool::start("argon2", 10))
 }
-
-fn hash_pool() -> &'static HashPool {
-    static POOL: OnceLock<HashPool> = OnceLock::new();
-    POOL.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
-        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
-        for i in 0..threads {
-            let rx = rx.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("argon2-{i}"))
-                .spawn(move || {
-                    lower_priority();
-                    loop {
-                        let job = match rx.lock() {
-                            Ok(guard) => guard.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => return,
-                        }
-                    }
-                });
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "cannot start a password-hashing thread");
-            }
-        }
-        HashPool {
-            jobs: std::sync::Mutex::new(tx),
-        }
-    })
-}
-
-#[cfg(target_os = "linux")]
-fn lower_priority() {
-    // On Linux, PRIO_PROCESS with who = 0 sets the calling thread's nice value.
-    // SAFETY: setpriority has no memory-safety preconditions.
-    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
-    if rc != 0 {
-        tracing::debug!("could not lower the priority of a password-hashing thread");
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn lower_priority() {}
 
 /// `verify_password` on the hashing threads; never blocks the caller's thread.
 pub async fn verify_password_async(stored: Option<String>, password: String) -> bool {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let job: Box<dyn FnOnce() + Send> = Box::new(move || {
-        let _ = tx.send(verify_password(stored.as_deref(), &password));
-    });
-    let sent = match hash_pool().jobs.lock() {
-        Ok(jobs) => jobs.send(job).is_ok(),
-        Err(_) => false,
-    };
     // A lost job or thread answers "no": a login fails closed.
-    sent && rx.await.unwrap_or(false)
+    hash_pool()
+        .run(move || verify_password(stored.as_deref(), &password))
+        .await
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
