@@ -514,7 +514,7 @@ fn rotate_refresh_token(
         )))
     };
     let now = store::now();
-    let Some(row) = rt::find_by_hash(conn, hash)? else {
+    let Some((row, user)) = rt::find_with_user(conn, hash)? else {
         return invalid();
     };
     // A token is bound to the client it was issued to (RFC 6749 §6); saying
@@ -528,13 +528,10 @@ fn rotate_refresh_token(
     if row.used_at.is_some_and(|t| !within_grace(t)) {
         return reuse_detected(conn, &row, now);
     }
-    let user = match users::find_by_id(conn, &row.user_id)? {
-        Some(u) if !u.disabled => u,
-        _ => {
-            rt::revoke_family(conn, &row.family_id, now)?;
-            return invalid();
-        }
-    };
+    if user.disabled {
+        rt::revoke_family(conn, &row.family_id, now)?;
+        return invalid();
+    }
     let granted = Scope::parse(&row.scope).unwrap_or_default();
     let scope = match Scope::grant(requested_scope, &granted) {
         Ok(s) => s,

@@ -3,7 +3,8 @@
 
 use diesel::prelude::*;
 
-use super::schema::refresh_tokens as rt;
+use super::schema::{refresh_tokens as rt, users};
+use super::users::UserRow;
 use super::{DbConnection, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -41,6 +42,19 @@ pub fn find_by_hash(
     Ok(rt::table
         .filter(rt::token_hash.eq(token_hash))
         .select(RefreshTokenRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// A token and its user in one query (one round trip on PostgreSQL).
+pub fn find_with_user(
+    conn: &mut DbConnection,
+    token_hash: &str,
+) -> Result<Option<(RefreshTokenRow, UserRow)>, StoreError> {
+    Ok(rt::table
+        .inner_join(users::table)
+        .filter(rt::token_hash.eq(token_hash))
+        .select((RefreshTokenRow::as_select(), UserRow::as_select()))
         .first(conn)
         .optional()?)
 }
