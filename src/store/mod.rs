@@ -148,8 +148,8 @@ impl Manager {
                 // WAL lets readers run beside the writer; the busy timeout makes
                 // writers queue instead of failing with "database is locked".
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -225,6 +225,15 @@ impl Db {
             }
             DatabaseUrl::Postgres(_) => Backend::Postgres,
         };
+        // The writer's connection opens first and alone: on a fresh file it
+        // is the one that turns on WAL. Several connections doing that at
+        // once fail with "database is locked" without waiting (SQLite's
+        // deadlock avoidance skips the busy handler), and the pool's
+        // retries then ran into its timeout on a busy machine.
+        let writer = match backend {
+            Backend::Sqlite => Some(Writer::start(Manager { url: url.clone() })?),
+            Backend::Postgres => None,
+        };
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(2))
@@ -233,10 +242,6 @@ impl Db {
             .test_on_check_out(backend == Backend::Postgres)
             .build(Manager { url: url.clone() })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let writer = match backend {
-            Backend::Sqlite => Some(Writer::start(Manager { url: url.clone() })?),
-            Backend::Postgres => None,
-        };
         Ok(Db {
             pool,
             writer,
@@ -511,5 +516,40 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(seen.n, 7);
+    }
+}
+
+#[cfg(test)]
+mod opening {
+    use super::*;
+
+    /// A pool's connections open at the same moment. On a fresh file, once
+    /// one connection has turned on WAL (`Db::connect` opens the writer's
+    /// first), they all succeed; without that first one, some fail at once
+    /// with "database is locked" (seen as a server that did not start in CI).
+    #[test]
+    fn after_the_first_connection_the_rest_open_at_once() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let manager = std::sync::Arc::new(Manager {
+                url: DatabaseUrl::Sqlite(dir.path().join("fresh.db")),
+            });
+            // What `Db::connect` does first: one connection turns on WAL.
+            let _first = manager.open().unwrap();
+            let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let opened: Vec<_> = (0..8)
+                .map(|_| {
+                    let (manager, start) = (manager.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        manager.open().map(|_| ()).map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            for result in opened {
+                let result = result.join().unwrap();
+                assert!(result.is_ok(), "{result:?}");
+            }
+        }
     }
 }
