@@ -109,9 +109,9 @@ async fn authorize(req: &HttpRequest, services: &Services) -> Result<String, Box
             "the access token does not carry the portcullis:admin scope",
         )))));
     }
-    match crate::oauth::introspection::access_token_revoked(services, &claims.jti).await {
-        Ok(false) => {}
-        Ok(true) => return Err(invalid()),
+    match crate::oauth::introspection::live_access_token(services, &claims.jti, None).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Err(invalid()),
         Err(e) => return Err(Box::new(unavailable(e))),
     }
     Ok(format!("admin:{}", claims.client_id))

@@ -78,12 +78,36 @@ fn looks_like_jwt(token: &str) -> bool {
     token.len() < 8192 && token.matches('.').count() == 2
 }
 
-/// Whether an access token's `jti` was revoked before it expired.
-pub async fn access_token_revoked(services: &Services, jti: &str) -> Result<bool, Error> {
-    let jti = jti.to_owned();
+/// Who a live access token speaks for.
+pub enum Holder {
+    /// A client's own token (client credentials), or the caller did not ask
+    /// about the user.
+    Client,
+    User(Box<users::UserRow>),
+}
+
+/// Whether a verified access token still counts: its `jti` not revoked and,
+/// when `user` names the user it was issued for, that user still there and
+/// enabled. `None` when it does not count. One trip to the database.
+pub async fn live_access_token(
+    services: &Services,
+    jti: &str,
+    user: Option<&str>,
+) -> Result<Option<Holder>, Error> {
+    let (jti, user) = (jti.to_owned(), user.map(str::to_owned));
     Ok(services
         .db
-        .run(move |conn| throttle::is_access_token_revoked(conn, &jti))
+        .run(move |conn| {
+            if throttle::is_access_token_revoked(conn, &jti)? {
+                return Ok::<_, store::StoreError>(None);
+            }
+            let Some(sub) = user else {
+                return Ok(Some(Holder::Client));
+            };
+            Ok(users::find_by_id(conn, &sub)?
+                .filter(|u| !u.disabled)
+                .map(|u| Holder::User(Box::new(u))))
+        })
         .await?)
 }
 
@@ -107,26 +131,12 @@ pub async fn introspect(services: &Services, query: TokenQuery) -> Result<Value,
         if !visible_to(&claims, &caller) {
             return Ok(inactive());
         }
-        // Not revoked, and for a user's token the user still enabled: one
-        // trip to the database for both.
-        let (jti, sub, of_user) = (
-            claims.jti.clone(),
-            claims.sub.clone(),
-            claims.auth_time.is_some(),
-        );
-        let live = services
-            .db
-            .run(move |conn| {
-                if throttle::is_access_token_revoked(conn, &jti)? {
-                    return Ok::<_, store::StoreError>(false);
-                }
-                if of_user {
-                    return Ok(users::find_by_id(conn, &sub)?.is_some_and(|u| !u.disabled));
-                }
-                Ok(true)
-            })
-            .await?;
-        if !live {
+        // A user's token (it has an auth_time) dies with its user.
+        let user = claims.auth_time.map(|_| claims.sub.as_str());
+        if live_access_token(services, &claims.jti, user)
+            .await?
+            .is_none()
+        {
             return Ok(inactive());
         }
         return Ok(json!({

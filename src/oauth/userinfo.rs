@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::claims::user_claims;
+use super::introspection::{live_access_token, Holder};
 use super::{Error, ErrorCode, Scope};
-use crate::store::users;
 use crate::Services;
 
 #[derive(Debug, Deserialize)]
@@ -33,23 +33,22 @@ pub async fn userinfo(services: &Services, token: &str) -> Result<Map<String, Va
         .keys
         .verify(token, &services.settings.issuer, "at+jwt", true)
         .map_err(|_| invalid_token())?;
-    if super::introspection::access_token_revoked(services, &claims.jti).await? {
-        return Err(invalid_token());
-    }
+    // A user's token (it has an auth_time) dies with its user.
+    let user = claims.auth_time.map(|_| claims.sub.as_str());
+    let holder = live_access_token(services, &claims.jti, user)
+        .await?
+        .ok_or_else(invalid_token)?;
     let scope = Scope::parse(&claims.scope).map_err(|_| invalid_token())?;
     // Tokens from client credentials have no user behind them (no auth_time).
-    if claims.auth_time.is_none() || !scope.contains("openid") {
-        return Err(Error::new(
-            ErrorCode::InsufficientScope,
-            "the access token does not carry the openid scope",
-        ));
-    }
-    let sub = claims.sub.clone();
-    let user = services
-        .db
-        .run(move |conn| users::find_by_id(conn, &sub))
-        .await?;
-    let user = user.filter(|u| !u.disabled).ok_or_else(invalid_token)?;
+    let user = match holder {
+        Holder::User(user) if scope.contains("openid") => user,
+        _ => {
+            return Err(Error::new(
+                ErrorCode::InsufficientScope,
+                "the access token does not carry the openid scope",
+            ))
+        }
+    };
     let mut out = Map::new();
     out.insert("sub".into(), Value::from(user.id.as_str()));
     out.extend(user_claims(&user, &scope, &claims.userinfo_claims));
