@@ -53,27 +53,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// else a new one), logs method, route, status and latency inside a span
 /// carrying that id — never the query string, which may hold codes or
 /// tokens — and counts the request in the metrics.
-/// A request id unique across threads and replicas: a random 64-bit prefix
-/// drawn once per thread, then a counter. Ids need not be unguessable, so
-/// this spares a `getrandom` system call on every request.
-fn new_request_id() -> String {
-    use base64::Engine;
-    use rand_core::{OsRng, RngCore};
-    use std::cell::Cell;
-    thread_local! {
-        static NEXT: Cell<(u64, u32)> = Cell::new((OsRng.next_u64(), 0));
-    }
-    let (prefix, n) = NEXT.with(|next| {
-        let (prefix, n) = next.get();
-        next.set((prefix, n.wrapping_add(1)));
-        (prefix, n)
-    });
-    let mut bytes = [0u8; 12];
-    bytes[..8].copy_from_slice(&prefix.to_be_bytes());
-    bytes[8..].copy_from_slice(&n.to_be_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 pub async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -91,7 +70,7 @@ pub async fn access_log(
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .map(str::to_owned)
-        .unwrap_or_else(new_request_id);
+        .unwrap_or_else(|| crate::secrets::random_token(12));
     let method = req.method().clone();
     let route = req
         .match_pattern()
