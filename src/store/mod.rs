@@ -179,13 +179,11 @@ impl ManageConnection for Manager {
             .map_err(r2d2::Error::QueryError)
     }
 
+    /// A lost PostgreSQL server, or a transaction left open by a job that
+    /// failed half-way (either backend): diesel's transaction manager knows.
     fn has_broken(&self, conn: &mut Tracked) -> bool {
         conn.returned = Instant::now();
-        match &mut conn.conn {
-            // Lost server, or a transaction left open by a failed job.
-            DbConnection::Pg(pg) => diesel::r2d2::R2D2Connection::is_broken(pg),
-            DbConnection::Sqlite(_) => false,
-        }
+        diesel::r2d2::R2D2Connection::is_broken(&mut conn.conn)
     }
 }
 
@@ -430,8 +428,12 @@ impl Writer {
                             Ok(())
                         }
                     };
-                    // A job that panicked may have left a transaction open.
-                    if outcome.is_err() {
+                    // A job that panicked may have left a transaction open;
+                    // so may one that failed half-way (the pool's rule too).
+                    let broken = conn
+                        .as_mut()
+                        .is_some_and(diesel::r2d2::R2D2Connection::is_broken);
+                    if outcome.is_err() || broken {
                         conn = None;
                     }
                 }
