@@ -1052,11 +1052,9 @@ async fn run() -> Result<bool, String> {
     wait_ready(server.port).await?;
     let clients = provision(&server)?;
     let mut conn = Conn::open(server.port).await?;
-    let jwks = conn
-        .send(Method::GET, "/.well-known/jwks.json", &[], None)
-        .await?;
-    let etag = header(&jwks, "etag")?;
     let (jwks, discovery) = documents(&mut conn, "/.well-known/jwks.json").await?;
+    let etag = header(&jwks, "etag")?;
+    let jwks = jwks.body;
     let mut fixture = Fixture {
         target: Target::Portcullis,
         clients,
@@ -1164,7 +1162,10 @@ fn print_outcome(outcome: &Outcome) {
 /// introspection scenario.
 async fn peer_fixture(target: Target, port: u16) -> Result<Fixture, String> {
     let (jwks, discovery) = match target {
-        Target::OidcProvider => documents(&mut Conn::open(port).await?, "/jwks").await?,
+        Target::OidcProvider => {
+            let (jwks, discovery) = documents(&mut Conn::open(port).await?, "/jwks").await?;
+            (jwks.body, discovery)
+        }
         _ => (Bytes::new(), Bytes::new()),
     };
     let mut f = Fixture {
@@ -1198,9 +1199,9 @@ async fn peer_fixture(target: Target, port: u16) -> Result<Fixture, String> {
     Ok(f)
 }
 
-/// The JWKS and the discovery document, checked once: keys are there, and
-/// the issuer.
-async fn documents(conn: &mut Conn, jwks_path: &str) -> Result<(Bytes, Bytes), String> {
+/// The JWKS answer and the discovery document, checked once: keys are
+/// there, and the issuer.
+async fn documents(conn: &mut Conn, jwks_path: &str) -> Result<(Reply, Bytes), String> {
     let jwks = conn.send(Method::GET, jwks_path, &[], None).await?;
     expect(&jwks, 200)?;
     if json(&jwks)?["keys"].as_array().is_none_or(|k| k.is_empty()) {
@@ -1213,5 +1214,5 @@ async fn documents(conn: &mut Conn, jwks_path: &str) -> Result<(Bytes, Bytes), S
     if json(&discovery)?["issuer"].as_str().is_none() {
         return Err("discovery: no issuer".into());
     }
-    Ok((jwks.body, discovery.body))
+    Ok((jwks, discovery.body))
 }
