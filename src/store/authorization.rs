@@ -33,7 +33,7 @@ pub fn find_pending(
         .find(id)
         .filter(pending::expires_at.gt(now))
         .select(PendingRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -72,7 +72,7 @@ pub fn find_code(conn: &mut DbConnection, code_hash: &str) -> Result<Option<Code
     Ok(codes::table
         .find(code_hash)
         .select(CodeRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -121,7 +121,7 @@ pub fn find_consent(
     Ok(consents::table
         .find((user_id, client_id))
         .select(consents::scope)
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -35,7 +35,7 @@ pub fn find(conn: &mut DbConnection, client_id: &str) -> Result<Option<ClientRow
     Ok(clients::table
         .find(client_id)
         .select(ClientRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -59,7 +59,7 @@ pub fn find(conn: &mut DbConnection, kid: &str) -> Result<Option<SigningKeyRow>,
     Ok(signing_keys::table
         .find(kid)
         .select(SigningKeyRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -42,7 +42,7 @@ pub fn find_by_hash(
     Ok(rt::table
         .filter(rt::token_hash.eq(token_hash))
         .select(RefreshTokenRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -55,7 +55,7 @@ pub fn find_with_user(
         .inner_join(users::table)
         .filter(rt::token_hash.eq(token_hash))
         .select((RefreshTokenRow::as_select(), UserRow::as_select()))
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -18,7 +18,7 @@ pub fn failures(
             attempts::window_start,
             attempts::last_failure_at,
         ))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     Ok(match row {
         Some((n, start, last)) if start > window_start_after => (n, last),
@@ -86,7 +86,7 @@ pub fn revoke_access_token(
     let exists: Option<String> = revoked::table
         .find(jti)
         .select(revoked::jti)
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     if exists.is_none() {
         match diesel::insert_into(revoked::table)
@@ -107,7 +107,7 @@ pub fn is_access_token_revoked(conn: &mut DbConnection, jti: &str) -> Result<boo
     let found: Option<String> = revoked::table
         .find(jti)
         .select(revoked::jti)
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     Ok(found.is_some())
 }
