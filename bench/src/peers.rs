@@ -49,7 +49,13 @@ impl Target {
                 ("client_credentials-RS256", Some(1.5)),
                 ("introspection", None),
             ],
-            Target::Django => &[("refresh_token-RS256", Some(10.0)), ("password", None)],
+            // simplejwt's refresh signs one token: like for like with the
+            // OAuth refresh; the OIDC one signs an ID token as well.
+            Target::Django => &[
+                ("refresh_token-RS256-oauth", Some(10.0)),
+                ("refresh_token-RS256", Some(10.0)),
+                ("password", None),
+            ],
         }
     }
 
