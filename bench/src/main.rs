@@ -631,7 +631,11 @@ async fn iteration(
                 return Err("no new refresh token".into());
             }
             if f.target == Target::Portcullis && tokens["id_token"].is_string() != openid {
-                return Err(format!("an ID token where openid is {openid}, or none"));
+                return Err(if openid {
+                    "no ID token for an openid refresh".into()
+                } else {
+                    "an ID token without openid".into()
+                });
             }
             state.refresh_token = next;
         }
