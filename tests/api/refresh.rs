@@ -33,6 +33,8 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
         )
         .await;
     let r1 = first["refresh_token"].as_str().unwrap().to_owned();
+    // Into the next second, so a refreshed `auth_time` would differ.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
     let (status, second) = refresh(&app, &secret, &r1, None).await;
     assert_eq!(status, 200, "{second}");
@@ -44,12 +46,15 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
         .await
         .unwrap();
     assert_eq!(claims["sub"], sub.as_str());
-    // The ID token from a refresh names the same user for the same client.
+    // The ID token from a refresh names the same user for the same client,
+    // and the same moment of authentication (OIDC Core §12.2).
     let id = crate::helpers::unverified_claims(second["id_token"].as_str().unwrap());
+    let first_id = crate::helpers::unverified_claims(first["id_token"].as_str().unwrap());
     assert_eq!(
         (id["sub"].as_str(), id["aud"].as_str()),
         (Some(sub.as_str()), Some("app"))
     );
+    assert_eq!(id["auth_time"], first_id["auth_time"]);
 
     // The spent token comes back: reuse. The whole family dies, r2 included.
     let (status, err) = refresh(&app, &secret, &r1, None).await;
@@ -106,6 +111,8 @@ async fn refresh_scope_may_narrow_but_never_widen() {
     let (status, narrowed) = refresh(&app, &secret, r1, Some("api:read")).await;
     assert_eq!(status, 200, "{narrowed}");
     assert_eq!(narrowed["scope"], "api:read");
+    // Without `openid` a refresh is plain OAuth: no ID token.
+    assert!(narrowed.get("id_token").is_none(), "{narrowed}");
     // RFC 6749 §6: the new refresh token keeps the original scope.
     let (status, full) = refresh(
         &app,
