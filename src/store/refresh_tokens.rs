@@ -155,6 +155,23 @@ fn rotate_in_one_statement(
     now: i64,
 ) -> Result<bool, StoreError> {
     use diesel::sql_types::{BigInt, Nullable, Text};
+    // Every field by name, no `..`: a column added to the row type does not
+    // compile here until the statement below stores it too.
+    let RefreshTokenRow {
+        id,
+        token_hash,
+        family_id,
+        parent_id,
+        client_id,
+        user_id,
+        scope,
+        auth_time,
+        issued_at,
+        expires_at,
+        used_at,
+        revoked_at,
+        session_id,
+    } = row;
     let inserted = diesel::sql_query(
         "WITH spent AS (\
              UPDATE refresh_tokens SET used_at = $1 \
@@ -166,19 +183,19 @@ fn rotate_in_one_statement(
     )
     .bind::<BigInt, _>(now)
     .bind::<Text, _>(old_id)
-    .bind::<Text, _>(&row.id)
-    .bind::<Text, _>(&row.token_hash)
-    .bind::<Text, _>(&row.family_id)
-    .bind::<Nullable<Text>, _>(&row.parent_id)
-    .bind::<Text, _>(&row.client_id)
-    .bind::<Text, _>(&row.user_id)
-    .bind::<Text, _>(&row.scope)
-    .bind::<BigInt, _>(row.auth_time)
-    .bind::<BigInt, _>(row.issued_at)
-    .bind::<BigInt, _>(row.expires_at)
-    .bind::<Nullable<BigInt>, _>(row.used_at)
-    .bind::<Nullable<BigInt>, _>(row.revoked_at)
-    .bind::<Nullable<Text>, _>(&row.session_id)
+    .bind::<Text, _>(id)
+    .bind::<Text, _>(token_hash)
+    .bind::<Text, _>(family_id)
+    .bind::<Nullable<Text>, _>(parent_id)
+    .bind::<Text, _>(client_id)
+    .bind::<Text, _>(user_id)
+    .bind::<Text, _>(scope)
+    .bind::<BigInt, _>(auth_time)
+    .bind::<BigInt, _>(issued_at)
+    .bind::<BigInt, _>(expires_at)
+    .bind::<Nullable<BigInt>, _>(used_at)
+    .bind::<Nullable<BigInt>, _>(revoked_at)
+    .bind::<Nullable<Text>, _>(session_id)
     .execute(conn)
     .map_err(|e| StoreError::conflict_on_unique(e, "refresh token"))?;
     Ok(inserted == 1)
