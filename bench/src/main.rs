@@ -512,6 +512,15 @@ async fn password_tokens(
     json(&reply)
 }
 
+/// The password-grant client whose tokens are signed with ES256 or RS256.
+fn password_client(es256: bool) -> &'static str {
+    if es256 {
+        "pw-es256"
+    } else {
+        "pw-rs256"
+    }
+}
+
 /// The refresh token a virtual user starts its chain with.
 async fn first_refresh_token(
     conn: &mut Conn,
@@ -519,7 +528,7 @@ async fn first_refresh_token(
     es256: bool,
     openid: bool,
 ) -> Result<Option<String>, String> {
-    let client = if es256 { "pw-es256" } else { "pw-rs256" };
+    let client = password_client(es256);
     // Without `openid` the password grant is plain OAuth: no ID token.
     let scope = if openid { "openid" } else { "profile" };
     Ok(refresh_token_of(
@@ -605,7 +614,7 @@ async fn iteration(
             }
         }
         Kind::Refresh { es256, openid } => {
-            let id = if es256 { "pw-es256" } else { "pw-rs256" };
+            let id = password_client(es256);
             let current = match state.refresh_token.take() {
                 Some(t) => t,
                 None => return Err("no refresh token to chain".into()),

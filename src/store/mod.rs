@@ -2,8 +2,9 @@
 //!
 //! One binary serves SQLite (the embedded default) and PostgreSQL (replicas);
 //! the backend is chosen at run time from the database URL. Every query here
-//! is blocking: callers above this layer go through [`Db::run`], which moves
-//! the work onto tokio's blocking pool so no HTTP worker waits on the database.
+//! is blocking: callers above this layer go through [`Db::run`] (tokio's
+//! blocking pool) or [`Db::write`] (SQLite's writer thread), so no HTTP
+//! worker waits on the database.
 //!
 //! Lookups by a primary or unique key use `get_result`, not `first`: diesel
 //! binds `first`'s `LIMIT 1` as a parameter, and SQLite (since 3.47) plans a
