@@ -56,7 +56,7 @@ impl Application {
             })?
             .port();
         let settings = Arc::new(settings);
-        let db = Db::connect(&settings.database_url, settings.db_pool_size)?;
+        let db = Db::connect_server(&settings.database_url, settings.db_pool_size)?;
         let migrate_db = db.clone();
         let applied = tokio::task::spawn_blocking(move || migrate_db.migrate())
             .await

@@ -54,10 +54,17 @@ fn validate_username(username: &str) -> Result<(), AccountError> {
 
 /// Creates a user. Blocking (Argon2id and the database): not for async code.
 pub fn create_user(conn: &mut DbConnection, new: &NewUser<'_>) -> Result<UserRow, AccountError> {
+    insert_user(conn, prepare_user(new)?)
+}
+
+/// Checks a new user and hashes its password: the slow half of
+/// [`create_user`], which needs no database (the server runs it off the
+/// writer thread).
+pub fn prepare_user(new: &NewUser<'_>) -> Result<UserRow, AccountError> {
     validate_username(new.username)?;
     let hash = hash_password(new.password)?;
     let now = store::now();
-    let row = UserRow {
+    Ok(UserRow {
         id: crate::secrets::random_uuid(),
         username: new.username.to_owned(),
         email: new.email.map(str::to_owned),
@@ -66,10 +73,14 @@ pub fn create_user(conn: &mut DbConnection, new: &NewUser<'_>) -> Result<UserRow
         disabled: false,
         created_at: now,
         updated_at: now,
-    };
+    })
+}
+
+/// Stores a user made by [`prepare_user`].
+pub fn insert_user(conn: &mut DbConnection, row: UserRow) -> Result<UserRow, AccountError> {
     match users::insert(conn, &row) {
         Ok(()) => Ok(row),
-        Err(StoreError::Conflict(_)) => Err(AccountError::Exists(new.username.to_owned())),
+        Err(StoreError::Conflict(_)) => Err(AccountError::Exists(row.username)),
         Err(e) => Err(e.into()),
     }
 }

@@ -84,8 +84,14 @@ pub fn run(
                 None => SigningAlg::ALL.to_vec(),
             };
             for alg in algs {
-                let kid =
-                    lifecycle::rotate(&mut conn, &kek, alg, settings.retired_key_grace(), "cli")?;
+                let kid = lifecycle::rotate(
+                    &mut conn,
+                    &kek,
+                    alg,
+                    settings.retired_key_grace(),
+                    "cli",
+                    &mut None,
+                )?;
                 println!("{alg}: new active key {kid}");
             }
         }
@@ -119,7 +125,7 @@ pub fn run(
         }
         KeysCommand::Revoke { kid } => {
             let kek = kek()?;
-            let revoked = lifecycle::revoke(&mut conn, &kek, kid, "cli")?;
+            let revoked = lifecycle::revoke(&mut conn, &kek, kid, "cli", &mut None)?;
             println!("revoked {} key {}", revoked.alg, revoked.kid);
             if let Some(new) = revoked.replaced_by {
                 println!("{}: new active key {new}", revoked.alg);

@@ -216,20 +216,26 @@ async fn create_user(
 ) -> HttpResponse {
     let actor = admin!(req, services);
     let body = body.into_inner();
-    let created = services
-        .db
-        .run(move |conn| {
-            accounts::create_user(
-                conn,
-                &NewUser {
-                    username: &body.username,
-                    email: body.email.as_deref(),
-                    name: body.name.as_deref(),
-                    password: &body.password,
-                },
-            )
+    // Argon2id on a blocking thread, then only the insert on the writer.
+    let prepared = web::block(move || {
+        accounts::prepare_user(&NewUser {
+            username: &body.username,
+            email: body.email.as_deref(),
+            name: body.name.as_deref(),
+            password: &body.password,
         })
-        .await;
+    })
+    .await;
+    let created = match prepared {
+        Ok(Ok(row)) => {
+            services
+                .db
+                .write(move |conn| accounts::insert_user(conn, row))
+                .await
+        }
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(AccountError::Store(StoreError::Task(e.to_string()))),
+    };
     match created {
         Ok(user) => {
             record_async(
@@ -263,7 +269,7 @@ async fn disable_user(
     let name = username.clone();
     match services
         .db
-        .run(move |conn| accounts::disable_user(conn, &name))
+        .write(move |conn| accounts::disable_user(conn, &name))
         .await
     {
         Ok(revoked) => {
@@ -367,7 +373,7 @@ async fn create_client(
     };
     match services
         .db
-        .run(move |conn| clients::register(conn, new))
+        .write(move |conn| clients::register(conn, new))
         .await
     {
         Ok(registered) => {
@@ -400,7 +406,7 @@ async fn remove_client(
     let lookup = id.clone();
     match services
         .db
-        .run(move |conn| store::clients::delete(conn, &lookup))
+        .write(move |conn| store::clients::delete(conn, &lookup))
         .await
     {
         Ok(true) => {

@@ -48,6 +48,18 @@ fn sealed_row(
     })
 }
 
+/// The key a step uses when it needs a new one: `spare`, made beforehand off
+/// the write path (the server makes it on a blocking thread, because RSA
+/// generation takes up to a second and SQLite's writer thread would hold
+/// every queued write meanwhile), or one made here (the CLI, or a spare for
+/// the wrong algorithm).
+fn fresh_key(alg: SigningAlg, spare: &mut Option<GeneratedKey>) -> Result<GeneratedKey, KeyError> {
+    match spare.take() {
+        Some(key) if key.alg == alg => Ok(key),
+        _ => material::generate(alg),
+    }
+}
+
 /// Creates a new active key for `alg` now, retiring the current one, which
 /// stays published for `grace` seconds. For an operator's rotation: relying
 /// parties meet the new `kid` before their cached JWKS has it, and refetch.
@@ -57,10 +69,11 @@ pub fn rotate(
     alg: SigningAlg,
     grace: i64,
     actor: &str,
+    spare: &mut Option<GeneratedKey>,
 ) -> Result<String, KeyError> {
     // Generated before the transaction: RSA generation must not hold the
     // database's write lock.
-    let key = material::generate(alg)?;
+    let key = fresh_key(alg, spare)?;
     let now = store::now();
     let row = sealed_row(keyring, key, rows::STATE_ACTIVE, now)?;
     let retired = rows::activate(conn, &row, now + grace)?;
@@ -78,6 +91,7 @@ pub fn ensure_active(
     keyring: &Keyring,
     alg: SigningAlg,
     actor: &str,
+    spare: &mut Option<GeneratedKey>,
 ) -> Result<Option<String>, KeyError> {
     let has_active = rows::list(conn)?
         .iter()
@@ -85,7 +99,7 @@ pub fn ensure_active(
     if has_active {
         return Ok(None);
     }
-    match rotate(conn, keyring, alg, 0, actor) {
+    match rotate(conn, keyring, alg, 0, actor, spare) {
         Ok(kid) => Ok(Some(kid)),
         // Another process created one at the same moment: the unique index
         // kept the set consistent, and theirs is as good as ours.
@@ -110,6 +124,7 @@ pub fn revoke(
     keyring: &Keyring,
     kid: &str,
     actor: &str,
+    spare: &mut Option<GeneratedKey>,
 ) -> Result<Revoked, KeyError> {
     let row = rows::find(conn, kid)?.ok_or_else(|| KeyError::UnknownKid(kid.to_owned()))?;
     if !rows::revoke(conn, kid, store::now())? {
@@ -119,7 +134,7 @@ pub fn revoke(
     tracing::warn!(kid, alg = %row.alg, "signing key revoked");
     let replaced_by = if row.state == rows::STATE_ACTIVE {
         let alg: SigningAlg = row.alg.parse().map_err(KeyError::Generate)?;
-        ensure_active(conn, keyring, alg, actor)?
+        ensure_active(conn, keyring, alg, actor, spare)?
     } else {
         None
     };
@@ -130,6 +145,54 @@ pub fn revoke(
     })
 }
 
+/// What the schedule asks of `alg`'s keys at `now`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// No signing key at all (first start, or all revoked): one now.
+    Activate,
+    /// The active key is near the end of its period: publish its successor.
+    PublishNext,
+    /// The active key's period is over and its successor has been published
+    /// long enough: swap them.
+    Promote {
+        active: String,
+        next: String,
+    },
+    Nothing,
+}
+
+impl Step {
+    /// Whether the step makes a key pair.
+    pub fn needs_key(&self) -> bool {
+        matches!(self, Step::Activate | Step::PublishNext)
+    }
+}
+
+/// Decides the scheduled step for `alg` from every stored key.
+pub fn plan(keys: &[SigningKeyRow], alg: SigningAlg, schedule: Schedule, now: i64) -> Step {
+    let of_alg = |state: &str| {
+        keys.iter()
+            .find(|k| k.alg == alg.as_str() && k.state == state)
+    };
+    let Some(active) = of_alg(rows::STATE_ACTIVE) else {
+        return Step::Activate;
+    };
+    if schedule.period <= 0 {
+        return Step::Nothing;
+    }
+    let age = now - active.activated_at.unwrap_or(active.created_at);
+    match of_alg(rows::STATE_NEXT) {
+        None if age >= schedule.period - schedule.prepublish => Step::PublishNext,
+        Some(next) if age >= schedule.period && now - next.created_at >= schedule.prepublish => {
+            Step::Promote {
+                active: active.kid.clone(),
+                next: next.kid.clone(),
+            }
+        }
+        _ => Step::Nothing,
+    }
+}
+
 /// One step of scheduled rotation for `alg`, run by every replica on every
 /// tick; at most one of them changes anything. Returns what it did.
 pub fn scheduled_step(
@@ -138,24 +201,15 @@ pub fn scheduled_step(
     alg: SigningAlg,
     schedule: Schedule,
     now: i64,
+    spare: &mut Option<GeneratedKey>,
 ) -> Result<Option<&'static str>, KeyError> {
-    let keys: Vec<SigningKeyRow> = rows::list(conn)?
-        .into_iter()
-        .filter(|k| k.alg == alg.as_str())
-        .collect();
-    let active = keys.iter().find(|k| k.state == rows::STATE_ACTIVE);
-    let next = keys.iter().find(|k| k.state == rows::STATE_NEXT);
-    let Some(active) = active else {
-        // No signing key at all (first start, or all revoked): one now.
-        return Ok(ensure_active(conn, keyring, alg, "scheduler")?.map(|_| "activated"));
-    };
-    if schedule.period <= 0 {
-        return Ok(None);
-    }
-    let age = now - active.activated_at.unwrap_or(active.created_at);
-    match next {
-        None if age >= schedule.period - schedule.prepublish => {
-            let key = material::generate(alg)?;
+    let keys = rows::list(conn)?;
+    match plan(&keys, alg, schedule, now) {
+        Step::Activate => {
+            Ok(ensure_active(conn, keyring, alg, "scheduler", spare)?.map(|_| "activated"))
+        }
+        Step::PublishNext => {
+            let key = fresh_key(alg, spare)?;
             let row = sealed_row(keyring, key, rows::STATE_NEXT, store::now())?;
             match rows::insert(conn, &row) {
                 Ok(()) => {
@@ -168,17 +222,17 @@ pub fn scheduled_step(
                 Err(e) => Err(e.into()),
             }
         }
-        Some(next) if age >= schedule.period && now - next.created_at >= schedule.prepublish => {
-            if rows::promote(conn, &active.kid, &next.kid, now, now + schedule.grace)? {
-                audit::record_or_log(conn, "scheduler", "key.retired", &active.kid, alg.as_str());
-                audit::record_or_log(conn, "scheduler", "key.activated", &next.kid, alg.as_str());
-                tracing::info!(kid = %next.kid, retired = %active.kid, alg = %alg, "signing key rotated");
+        Step::Promote { active, next } => {
+            if rows::promote(conn, &active, &next, now, now + schedule.grace)? {
+                audit::record_or_log(conn, "scheduler", "key.retired", &active, alg.as_str());
+                audit::record_or_log(conn, "scheduler", "key.activated", &next, alg.as_str());
+                tracing::info!(kid = %next, retired = %active, alg = %alg, "signing key rotated");
                 Ok(Some("rotated"))
             } else {
                 Ok(None)
             }
         }
-        _ => Ok(None),
+        Step::Nothing => Ok(None),
     }
 }
 

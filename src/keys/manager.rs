@@ -11,8 +11,8 @@ use std::sync::{Arc, RwLock};
 
 use sha2::{Digest, Sha256};
 
-use super::lifecycle::{self, Schedule};
-use super::material::SigningAlg;
+use super::lifecycle::{self, Schedule, Step};
+use super::material::{self, GeneratedKey, SigningAlg};
 use super::{KeyError, Keyring};
 use crate::store::keys as rows;
 use crate::store::{self, Db, DbConnection};
@@ -59,9 +59,13 @@ impl KeyManager {
             .await
             .map_err(|e| KeyError::Kek(e.to_string()))??;
         let k = keyring.clone();
-        db.run(move |conn| {
+        let mut spares = spares_where(&db, move |keys, alg| {
+            lifecycle::plan(keys, alg, schedule, store::now()) == Step::Activate
+        })
+        .await?;
+        db.write(move |conn| {
             for alg in SigningAlg::ALL {
-                lifecycle::ensure_active(conn, &k, alg, "startup")?;
+                lifecycle::ensure_active(conn, &k, alg, "startup", &mut spares.remove(&alg))?;
             }
             Ok::<_, KeyError>(())
         })
@@ -207,9 +211,12 @@ impl KeyManager {
     /// Rotates `alg` now and refreshes this server's cache at once.
     pub async fn rotate(&self, alg: SigningAlg, actor: String) -> Result<String, KeyError> {
         let (keyring, grace) = (self.keyring(), self.schedule.grace);
+        let mut spare = spares_where(&self.db, move |_, a| a == alg)
+            .await?
+            .remove(&alg);
         let kid = self
             .db
-            .run(move |conn| lifecycle::rotate(conn, &keyring, alg, grace, &actor))
+            .write(move |conn| lifecycle::rotate(conn, &keyring, alg, grace, &actor, &mut spare))
             .await?;
         self.reload().await?;
         Ok(kid)
@@ -218,9 +225,17 @@ impl KeyManager {
     /// Revokes `kid` now and refreshes this server's cache at once.
     pub async fn revoke(&self, kid: String, actor: String) -> Result<lifecycle::Revoked, KeyError> {
         let keyring = self.keyring();
+        // Revoking the active key puts a new one in its place.
+        let target = kid.clone();
+        let spares = spares_where(&self.db, move |keys, alg| {
+            keys.iter()
+                .any(|k| k.kid == target && k.alg == alg.as_str() && k.state == rows::STATE_ACTIVE)
+        })
+        .await?;
+        let mut spare = spares.into_values().next();
         let revoked = self
             .db
-            .run(move |conn| lifecycle::revoke(conn, &keyring, &kid, &actor))
+            .write(move |conn| lifecycle::revoke(conn, &keyring, &kid, &actor, &mut spare))
             .await?;
         self.reload().await?;
         Ok(revoked)
@@ -229,10 +244,15 @@ impl KeyManager {
     /// One tick of the scheduler: advance rotation where due, then reload.
     pub async fn tick(&self) -> Result<(), KeyError> {
         let (keyring, schedule) = (self.keyring(), self.schedule);
+        let mut spares = spares_where(&self.db, move |keys, alg| {
+            lifecycle::plan(keys, alg, schedule, store::now()).needs_key()
+        })
+        .await?;
         self.db
-            .run(move |conn| {
+            .write(move |conn| {
                 for alg in SigningAlg::ALL {
-                    lifecycle::scheduled_step(conn, &keyring, alg, schedule, store::now())?;
+                    let spare = &mut spares.remove(&alg);
+                    lifecycle::scheduled_step(conn, &keyring, alg, schedule, store::now(), spare)?;
                 }
                 Ok::<_, KeyError>(())
             })
@@ -252,6 +272,28 @@ impl KeyManager {
             }
         }
     }
+}
+
+/// Makes, on a blocking thread and from what a reader sees, the key pair of
+/// each algorithm that `needs` says a coming step will use. The step itself
+/// then runs on the writer without generating anything (RSA takes up to a
+/// second, and every queued write would wait); if the keys changed between
+/// the two, the step makes what it lacks itself.
+async fn spares_where<F>(db: &Db, needs: F) -> Result<BTreeMap<SigningAlg, GeneratedKey>, KeyError>
+where
+    F: Fn(&[rows::SigningKeyRow], SigningAlg) -> bool + Send + 'static,
+{
+    db.run(move |conn| {
+        let keys = rows::list(conn)?;
+        let mut made = BTreeMap::new();
+        for alg in SigningAlg::ALL {
+            if needs(&keys, alg) {
+                made.insert(alg, material::generate(alg)?);
+            }
+        }
+        Ok::<_, KeyError>(made)
+    })
+    .await
 }
 
 fn build_key_set(

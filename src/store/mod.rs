@@ -113,6 +113,20 @@ impl DatabaseUrl {
 #[derive(Debug)]
 pub struct Manager {
     url: DatabaseUrl,
+    writes: PoolWrites,
+}
+
+/// Whether the pool's SQLite connections may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolWrites {
+    /// The CLI and tests: short-lived, one command at a time.
+    Allowed,
+    /// The server: every write goes through the one writer connection
+    /// ([`Db::write`]). A write slipped onto the pool would take SQLite's
+    /// write lock behind the writer's back and make every queued write wait
+    /// in the busy handler; `query_only` makes it fail at once instead, so
+    /// the test suite finds it.
+    Refused,
 }
 
 /// A pooled connection and when it last went back to the pool.
@@ -159,6 +173,10 @@ impl Manager {
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
+                if self.writes == PoolWrites::Refused {
+                    conn.batch_execute("PRAGMA query_only = ON")
+                        .map_err(r2d2::Error::QueryError)?;
+                }
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -200,6 +218,7 @@ pub type PooledConnection = r2d2::PooledConnection<Manager>;
 /// Handle on the database shared by the server, the CLI and the tests.
 #[derive(Clone)]
 pub struct Db {
+    url: DatabaseUrl,
     pool: Pool,
     /// SQLite allows one writer at a time. Writes go to one thread that owns
     /// the write connection, so they queue there, in order, instead of
@@ -219,6 +238,16 @@ pub enum Backend {
 impl Db {
     /// Opens the pool. SQLite's parent directory is created when missing.
     pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<Self, StoreError> {
+        Self::open(url, pool_size, PoolWrites::Allowed)
+    }
+
+    /// Opens the pool, refusing writes on its SQLite connections (see
+    /// [`PoolWrites::Refused`]).
+    pub fn connect_server(url: &DatabaseUrl, pool_size: u32) -> Result<Self, StoreError> {
+        Self::open(url, pool_size, PoolWrites::Refused)
+    }
+
+    fn open(url: &DatabaseUrl, pool_size: u32, writes: PoolWrites) -> Result<Self, StoreError> {
         let backend = match url {
             DatabaseUrl::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -236,7 +265,10 @@ impl Db {
         // deadlock avoidance skips the busy handler), and the pool's
         // retries then ran into its timeout on a busy machine.
         let writer = match backend {
-            Backend::Sqlite => Some(Writer::start(Manager { url: url.clone() })?),
+            Backend::Sqlite => Some(Writer::start(Manager {
+                url: url.clone(),
+                writes: PoolWrites::Allowed,
+            })?),
             Backend::Postgres => None,
         };
         let pool = r2d2::Pool::builder()
@@ -245,9 +277,13 @@ impl Db {
             // A local SQLite connection does not break; a PostgreSQL one
             // does when the server goes away, and must be tested on checkout.
             .test_on_check_out(backend == Backend::Postgres)
-            .build(Manager { url: url.clone() })
+            .build(Manager {
+                url: url.clone(),
+                writes,
+            })
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(Db {
+            url: url.clone(),
             pool,
             writer,
             backend,
@@ -294,10 +330,20 @@ impl Db {
         }
     }
 
+    /// A connection of its own that may write, for migrations.
+    fn schema_connection(&self) -> Result<DbConnection, StoreError> {
+        Manager {
+            url: self.url.clone(),
+            writes: PoolWrites::Allowed,
+        }
+        .open()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
     /// Applies every pending migration of the backend in use.
     pub fn migrate(&self) -> Result<usize, StoreError> {
-        let mut conn = self.conn()?;
-        let applied = match &mut **conn {
+        let mut conn = self.schema_connection()?;
+        let applied = match &mut conn {
             DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
             DbConnection::Pg(c) => c
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
@@ -308,8 +354,8 @@ impl Db {
 
     /// Reverts every applied migration (used by the migration round-trip test).
     pub fn revert_all(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
-        let reverted = match &mut **conn {
+        let mut conn = self.schema_connection()?;
+        let reverted = match &mut conn {
             DbConnection::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS).map(|_| ()),
             DbConnection::Pg(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
         };
@@ -526,11 +572,39 @@ mod tests {
             .unwrap();
         assert_eq!(seen.n, 7);
     }
-}
 
-#[cfg(test)]
-mod opening {
-    use super::*;
+    /// The server's pool cannot write on SQLite: a write that skipped the
+    /// writer fails at once (and every API test runs against such a pool).
+    #[tokio::test]
+    async fn the_servers_pool_refuses_writes_and_the_writer_takes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("s.db"));
+        let db = Db::connect_server(&url, 2).unwrap();
+        db.migrate().unwrap();
+        let create = |conn: &mut DbConnection| {
+            diesel::sql_query("CREATE TABLE IF NOT EXISTS t (n INTEGER)").execute(conn)?;
+            diesel::sql_query("INSERT INTO t VALUES (1)").execute(conn)?;
+            Ok::<_, StoreError>(())
+        };
+        let refused = db.run(create).await;
+        assert!(
+            matches!(&refused, Err(StoreError::Query(e)) if e.to_string().contains("readonly")),
+            "{refused:?}"
+        );
+        db.write(create).await.unwrap();
+        let count: i64 = db
+            .run(|conn| {
+                Ok::<_, StoreError>(
+                    diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                        "(SELECT COUNT(*) FROM t)",
+                    ))
+                    .get_result(conn)?,
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(count, 1);
+    }
 
     /// A pool's connections open at the same moment. On a fresh file, once
     /// one connection has turned on WAL (`Db::connect` opens the writer's
@@ -542,6 +616,7 @@ mod opening {
             let dir = tempfile::tempdir().unwrap();
             let manager = std::sync::Arc::new(Manager {
                 url: DatabaseUrl::Sqlite(dir.path().join("fresh.db")),
+                writes: PoolWrites::Allowed,
             });
             // What `Db::connect` does first: one connection turns on WAL.
             let _first = manager.open().unwrap();

@@ -148,21 +148,25 @@ impl Default for ClientSpec<'_> {
 impl TestApp {
     pub async fn create_user(&self, username: &str, password: &str) -> String {
         let (username, password) = (username.to_owned(), password.to_owned());
+        // As the server does it: Argon2id off the writer, then the insert on it.
+        let row = tokio::task::spawn_blocking(move || {
+            portcullis::accounts::prepare_user(&portcullis::accounts::NewUser {
+                username: &username,
+                email: Some("user@example.com"),
+                name: Some("Test User"),
+                password: &password,
+            })
+            .expect("valid user")
+        })
+        .await
+        .unwrap();
         self.services
             .db
-            .run(move |conn| {
+            .write(move |conn| {
                 Ok::<_, portcullis::store::StoreError>(
-                    portcullis::accounts::create_user(
-                        conn,
-                        &portcullis::accounts::NewUser {
-                            username: &username,
-                            email: Some("user@example.com"),
-                            name: Some("Test User"),
-                            password: &password,
-                        },
-                    )
-                    .expect("user created")
-                    .id,
+                    portcullis::accounts::insert_user(conn, row)
+                        .expect("user created")
+                        .id,
                 )
             })
             .await
@@ -190,7 +194,7 @@ impl TestApp {
         };
         self.services
             .db
-            .run(move |conn| {
+            .write(move |conn| {
                 Ok::<_, portcullis::store::StoreError>(
                     clients::register(conn, new)
                         .expect("client registered")
