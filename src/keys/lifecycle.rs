@@ -271,3 +271,79 @@ pub fn key_summary(k: &SigningKeyRow, now: i64) -> serde_json::Value {
                        "created_at": k.created_at, "activated_at": k.activated_at,
                        "retired_at": k.retired_at, "publish_until": k.publish_until})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(kid: &str, alg: SigningAlg, state: &str, created_at: i64) -> SigningKeyRow {
+        SigningKeyRow {
+            kid: kid.to_owned(),
+            alg: alg.as_str().to_owned(),
+            state: state.to_owned(),
+            public_jwk: String::new(),
+            sealed_private: Vec::new(),
+            created_at,
+            activated_at: (state == rows::STATE_ACTIVE).then_some(created_at),
+            retired_at: None,
+            publish_until: None,
+        }
+    }
+
+    /// The decision the server makes on a reader before it generates a key
+    /// pair off the writer, walked through a whole period.
+    #[test]
+    fn the_plan_follows_a_keys_period() {
+        let schedule = Schedule {
+            period: 1_000,
+            prepublish: 100,
+            grace: 50,
+        };
+        let (rs, es) = (SigningAlg::Rs256, SigningAlg::Es256);
+        let active = key("a", rs, rows::STATE_ACTIVE, 0);
+        let other_alg = key("e", es, rows::STATE_ACTIVE, 0);
+        let plan = |keys: &[SigningKeyRow], now| plan(keys, rs, schedule, now);
+
+        assert_eq!(plan(&[], 0), Step::Activate);
+        // Another algorithm's key does not count.
+        assert_eq!(plan(std::slice::from_ref(&other_alg), 0), Step::Activate);
+        assert_eq!(plan(&[active.clone(), other_alg], 899), Step::Nothing);
+        assert_eq!(plan(std::slice::from_ref(&active), 900), Step::PublishNext);
+        let next = key("n", rs, rows::STATE_NEXT, 900);
+        let both = [active.clone(), next];
+        assert_eq!(plan(&both, 999), Step::Nothing);
+        assert_eq!(
+            plan(&both, 1_000),
+            Step::Promote {
+                active: "a".into(),
+                next: "n".into()
+            }
+        );
+        // A successor published late waits its full pre-publication time.
+        let late = [active.clone(), key("n", rs, rows::STATE_NEXT, 1_000)];
+        assert_eq!(plan(&late, 1_050), Step::Nothing);
+        assert!(matches!(plan(&late, 1_100), Step::Promote { .. }));
+        // Without a period, nothing is scheduled, but a missing key still is.
+        let never = Schedule {
+            period: 0,
+            ..schedule
+        };
+        assert_eq!(super::plan(&[active], rs, never, 10_000), Step::Nothing);
+        assert_eq!(super::plan(&[], rs, never, 0), Step::Activate);
+        assert!(Step::Activate.needs_key() && Step::PublishNext.needs_key());
+        assert!(!Step::Nothing.needs_key());
+    }
+
+    #[test]
+    fn a_spare_is_used_only_for_its_own_algorithm() {
+        let spare = material::generate(SigningAlg::Es256).unwrap();
+        let kid = spare.kid.clone();
+        let mut slot = Some(spare);
+        let made = fresh_key(SigningAlg::Es256, &mut slot).unwrap();
+        assert_eq!(made.kid, kid);
+        assert!(slot.is_none(), "the spare is taken");
+        let mut wrong = Some(material::generate(SigningAlg::Es256).unwrap());
+        let made = fresh_key(SigningAlg::Rs256, &mut wrong).unwrap();
+        assert_eq!(made.alg, SigningAlg::Rs256);
+    }
+}
