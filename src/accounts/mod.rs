@@ -54,30 +54,35 @@ fn validate_username(username: &str) -> Result<(), AccountError> {
 
 /// Creates a user. Blocking (Argon2id and the database): not for async code.
 pub fn create_user(conn: &mut DbConnection, new: &NewUser<'_>) -> Result<UserRow, AccountError> {
-    insert_user(conn, prepare_user(new)?)
-}
-
-/// Checks a new user and hashes its password: the slow half of
-/// [`create_user`], which needs no database (the server runs it off the
-/// writer thread).
-pub fn prepare_user(new: &NewUser<'_>) -> Result<UserRow, AccountError> {
     validate_username(new.username)?;
     let hash = hash_password(new.password)?;
+    insert_user(conn, user_row(new, hash))
+}
+
+/// Creates a user from async code: Argon2id on the hashing threads, then
+/// only the insert on the database's writer, which nothing slow may hold.
+pub async fn create_user_async(db: &Db, new: &NewUser<'_>) -> Result<UserRow, AccountError> {
+    validate_username(new.username)?;
+    let hash = password::hash_password_async(new.password.to_owned()).await?;
+    let row = user_row(new, hash);
+    db.write(move |conn| insert_user(conn, row)).await
+}
+
+fn user_row(new: &NewUser<'_>, password_hash: String) -> UserRow {
     let now = store::now();
-    Ok(UserRow {
+    UserRow {
         id: crate::secrets::random_uuid(),
         username: new.username.to_owned(),
         email: new.email.map(str::to_owned),
         name: new.name.map(str::to_owned),
-        password_hash: hash,
+        password_hash,
         disabled: false,
         created_at: now,
         updated_at: now,
-    })
+    }
 }
 
-/// Stores a user made by [`prepare_user`].
-pub fn insert_user(conn: &mut DbConnection, row: UserRow) -> Result<UserRow, AccountError> {
+fn insert_user(conn: &mut DbConnection, row: UserRow) -> Result<UserRow, AccountError> {
     match users::insert(conn, &row) {
         Ok(()) => Ok(row),
         Err(StoreError::Conflict(_)) => Err(AccountError::Exists(row.username)),

@@ -83,6 +83,14 @@ fn hash_pool() -> &'static CpuPool {
     POOL.get_or_init(|| CpuPool::start("argon2", 10))
 }
 
+/// `hash_password` on the hashing threads; never blocks the caller's thread.
+pub async fn hash_password_async(password: String) -> Result<String, PasswordError> {
+    hash_pool()
+        .run(move || hash_password(&password))
+        .await
+        .unwrap_or_else(|| Err(PasswordError::Hash("the hashing thread was lost".into())))
+}
+
 /// `verify_password` on the hashing threads; never blocks the caller's thread.
 pub async fn verify_password_async(stored: Option<String>, password: String) -> bool {
     // A lost job or thread answers "no": a login fails closed.

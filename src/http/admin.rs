@@ -216,26 +216,13 @@ async fn create_user(
 ) -> HttpResponse {
     let actor = admin!(req, services);
     let body = body.into_inner();
-    // Argon2id on a blocking thread, then only the insert on the writer.
-    let prepared = web::block(move || {
-        accounts::prepare_user(&NewUser {
-            username: &body.username,
-            email: body.email.as_deref(),
-            name: body.name.as_deref(),
-            password: &body.password,
-        })
-    })
-    .await;
-    let created = match prepared {
-        Ok(Ok(row)) => {
-            services
-                .db
-                .write(move |conn| accounts::insert_user(conn, row))
-                .await
-        }
-        Ok(Err(e)) => Err(e),
-        Err(e) => Err(AccountError::Store(StoreError::Task(e.to_string()))),
+    let new = NewUser {
+        username: &body.username,
+        email: body.email.as_deref(),
+        name: body.name.as_deref(),
+        password: &body.password,
     };
+    let created = accounts::create_user_async(&services.db, &new).await;
     match created {
         Ok(user) => {
             record_async(

@@ -147,30 +147,16 @@ impl Default for ClientSpec<'_> {
 
 impl TestApp {
     pub async fn create_user(&self, username: &str, password: &str) -> String {
-        let (username, password) = (username.to_owned(), password.to_owned());
-        // As the server does it: Argon2id off the writer, then the insert on it.
-        let row = tokio::task::spawn_blocking(move || {
-            portcullis::accounts::prepare_user(&portcullis::accounts::NewUser {
-                username: &username,
-                email: Some("user@example.com"),
-                name: Some("Test User"),
-                password: &password,
-            })
-            .expect("valid user")
-        })
-        .await
-        .unwrap();
-        self.services
-            .db
-            .write(move |conn| {
-                Ok::<_, portcullis::store::StoreError>(
-                    portcullis::accounts::insert_user(conn, row)
-                        .expect("user created")
-                        .id,
-                )
-            })
+        let new = portcullis::accounts::NewUser {
+            username,
+            email: Some("user@example.com"),
+            name: Some("Test User"),
+            password,
+        };
+        portcullis::accounts::create_user_async(&self.services.db, &new)
             .await
-            .unwrap()
+            .expect("user created")
+            .id
     }
 
     /// Registers a client; returns its secret (None for a public client).
