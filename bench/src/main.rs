@@ -604,7 +604,7 @@ async fn iteration(
             }
         }
         Kind::Password => {
-            let tokens = password_tokens(conn, f, "pw-rs256", "openid").await?;
+            let tokens = password_tokens(conn, f, password_client(false), "openid").await?;
             let signed = match f.target {
                 Target::Django => "access",
                 _ => "id_token",
@@ -654,7 +654,7 @@ async fn iteration(
             // they were issued to.
             let (path, caller) = match f.target {
                 Target::OidcProvider => ("/token/introspection", "cc-opaque"),
-                _ => ("/introspect", "pw-rs256"),
+                _ => ("/introspect", password_client(false)),
             };
             let r = conn
                 .send(
@@ -907,7 +907,7 @@ fn provision(server: &Server) -> Result<HashMap<&'static str, String>, String> {
             ],
         ),
         (
-            "pw-rs256",
+            password_client(false),
             &[
                 "--grant-types",
                 "password,refresh_token",
@@ -916,7 +916,7 @@ fn provision(server: &Server) -> Result<HashMap<&'static str, String>, String> {
             ],
         ),
         (
-            "pw-es256",
+            password_client(true),
             &[
                 "--grant-types",
                 "password,refresh_token",
@@ -1146,7 +1146,7 @@ async fn run() -> Result<bool, String> {
         access_token: String::new(),
         port: server.port,
     };
-    let tokens = password_tokens(&mut conn, &fixture, "pw-rs256", "openid").await?;
+    let tokens = password_tokens(&mut conn, &fixture, password_client(false), "openid").await?;
     fixture.access_token = tokens["access_token"].as_str().unwrap_or("").to_owned();
     let fixture = Arc::new(fixture);
 
