@@ -41,6 +41,21 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
+/// Runs one diesel expression on the concrete connection behind a
+/// [`DbConnection`]. Through the `MultiConnection` wrapper every query is
+/// rebuilt as SQL text on each call just to find its prepared statement;
+/// on the concrete connection a query with a static shape finds it by type.
+/// For the hot paths (a refresh token rotation, client lookups).
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::store::DbConnection::Sqlite($c) => $body,
+            $crate::store::DbConnection::Pg($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database unavailable: {0}")]

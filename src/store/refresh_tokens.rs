@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::{refresh_tokens as rt, users};
 use super::users::UserRow;
-use super::{DbConnection, StoreError};
+use super::{on_backend, DbConnection, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = rt)]
@@ -28,9 +28,8 @@ pub struct RefreshTokenRow {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &RefreshTokenRow) -> Result<(), StoreError> {
-    diesel::insert_into(rt::table)
-        .values(row)
-        .execute(conn)
+    let insert = diesel::insert_into(rt::table).values(row);
+    on_backend!(conn, |c| insert.execute(c))
         .map(|_| ())
         .map_err(|e| StoreError::conflict_on_unique(e, "refresh token"))
 }
@@ -39,11 +38,14 @@ pub fn find_by_hash(
     conn: &mut DbConnection,
     token_hash: &str,
 ) -> Result<Option<RefreshTokenRow>, StoreError> {
-    Ok(rt::table
-        .filter(rt::token_hash.eq(token_hash))
-        .select(RefreshTokenRow::as_select())
-        .get_result(conn)
-        .optional()?)
+    // In the macro: `as_select()` is typed by the backend that runs it.
+    Ok(on_backend!(conn, |c| {
+        rt::table
+            .filter(rt::token_hash.eq(token_hash))
+            .select(RefreshTokenRow::as_select())
+            .get_result(c)
+            .optional()
+    })?)
 }
 
 /// A token and its user in one query (one round trip on PostgreSQL).
@@ -51,24 +53,26 @@ pub fn find_with_user(
     conn: &mut DbConnection,
     token_hash: &str,
 ) -> Result<Option<(RefreshTokenRow, UserRow)>, StoreError> {
-    Ok(rt::table
-        .inner_join(users::table)
-        .filter(rt::token_hash.eq(token_hash))
-        .select((RefreshTokenRow::as_select(), UserRow::as_select()))
-        .get_result(conn)
-        .optional()?)
+    Ok(on_backend!(conn, |c| {
+        rt::table
+            .inner_join(users::table)
+            .filter(rt::token_hash.eq(token_hash))
+            .select((RefreshTokenRow::as_select(), UserRow::as_select()))
+            .get_result(c)
+            .optional()
+    })?)
 }
 
 /// Spends a token: succeeds for exactly one caller, however many race.
 pub fn mark_used(conn: &mut DbConnection, id: &str, now: i64) -> Result<bool, StoreError> {
-    let n = diesel::update(
+    let update = diesel::update(
         rt::table
             .find(id)
             .filter(rt::used_at.is_null())
             .filter(rt::revoked_at.is_null()),
     )
-    .set(rt::used_at.eq(now))
-    .execute(conn)?;
+    .set(rt::used_at.eq(now));
+    let n = on_backend!(conn, |c| update.execute(c))?;
     Ok(n == 1)
 }
 

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::{login_attempts as attempts, revoked_access_tokens as revoked};
-use super::{DbConnection, StoreError};
+use super::{on_backend, DbConnection, StoreError};
 
 /// Failures counted for `key` within the current window, if any.
 pub fn failures(
@@ -104,11 +104,8 @@ pub fn revoke_access_token(
 }
 
 pub fn is_access_token_revoked(conn: &mut DbConnection, jti: &str) -> Result<bool, StoreError> {
-    let found: Option<String> = revoked::table
-        .find(jti)
-        .select(revoked::jti)
-        .get_result(conn)
-        .optional()?;
+    let query = revoked::table.find(jti).select(revoked::jti);
+    let found: Option<String> = on_backend!(conn, |c| query.get_result(c).optional())?;
     Ok(found.is_some())
 }
 

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::users;
-use super::{DbConnection, StoreError};
+use super::{on_backend, DbConnection, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
@@ -38,11 +38,13 @@ pub fn find_by_username(
 }
 
 pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<UserRow>, StoreError> {
-    Ok(users::table
-        .find(id)
-        .select(UserRow::as_select())
-        .get_result(conn)
-        .optional()?)
+    Ok(on_backend!(conn, |c| {
+        users::table
+            .find(id)
+            .select(UserRow::as_select())
+            .get_result(c)
+            .optional()
+    })?)
 }
 
 pub fn list(conn: &mut DbConnection) -> Result<Vec<UserRow>, StoreError> {
