@@ -45,7 +45,7 @@ pub enum DbConnection {
 /// [`DbConnection`]. Through the `MultiConnection` wrapper every query is
 /// rebuilt as SQL text on each call just to find its prepared statement;
 /// on the concrete connection a query with a static shape finds it by type.
-/// For the hot paths (a refresh token rotation, client lookups).
+/// Used on the hot paths: refresh-token rotation and introspection.
 macro_rules! on_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
         match $conn {
