@@ -10,6 +10,7 @@ use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use rand_core::{OsRng, RngCore};
+use zeroize::Zeroizing;
 
 use super::KeyError;
 
@@ -17,10 +18,12 @@ use super::KeyError;
 const SEALED_V1: u8 = 1;
 const NONCE_LEN: usize = 12;
 
+/// The AES key is wiped from memory when the last copy is dropped (the
+/// cipher's own key schedule is, through aes-gcm's `zeroize` feature).
 #[derive(Clone)]
 pub struct Kek {
     cipher: Aes256Gcm,
-    bytes: [u8; 32],
+    bytes: Zeroizing<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Kek {
@@ -31,15 +34,16 @@ impl std::fmt::Debug for Kek {
 
 impl Kek {
     pub fn from_bytes(bytes: &[u8; 32]) -> Self {
+        let key = Zeroizing::new(Key::<Aes256Gcm>::from(*bytes));
         Kek {
-            cipher: Aes256Gcm::new(&Key::<Aes256Gcm>::from(*bytes)),
-            bytes: *bytes,
+            cipher: Aes256Gcm::new(&key),
+            bytes: Zeroizing::new(*bytes),
         }
     }
 
     /// Reads the KEK file (32 bytes, base64), creating it with mode 0600 when absent.
     pub fn load_or_create(path: &Path) -> Result<Self, KeyError> {
-        match std::fs::read_to_string(path) {
+        match std::fs::read_to_string(path).map(Zeroizing::new) {
             Ok(text) => Self::parse(path, &text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create(path),
             Err(e) => Err(KeyError::Kek(format!(
@@ -52,33 +56,39 @@ impl Kek {
     /// Reads an existing KEK file; never creates one.
     pub fn load(path: &Path) -> Result<Self, KeyError> {
         let text = std::fs::read_to_string(path)
+            .map(Zeroizing::new)
             .map_err(|e| KeyError::Kek(format!("cannot read {}: {e}", path.display())))?;
         Self::parse(path, &text)
     }
 
     fn parse(path: &Path, text: &str) -> Result<Self, KeyError> {
-        let bytes = STANDARD
+        let decoded = STANDARD
             .decode(text.trim())
+            .map(Zeroizing::new)
             .map_err(|_| KeyError::Kek(format!("{} is not base64", path.display())))?;
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
-            KeyError::Kek(format!(
-                "{} must hold exactly 32 bytes (base64)",
-                path.display()
-            ))
-        })?;
+        let bytes: Zeroizing<[u8; 32]> = decoded
+            .as_slice()
+            .try_into()
+            .map(Zeroizing::new)
+            .map_err(|_| {
+                KeyError::Kek(format!(
+                    "{} must hold exactly 32 bytes (base64)",
+                    path.display()
+                ))
+            })?;
         Ok(Self::from_bytes(&bytes))
     }
 
     /// Generates a new KEK file. `create_new` refuses to overwrite a file that
     /// appeared meanwhile (another process starting at the same moment).
     pub fn create(path: &Path) -> Result<Self, KeyError> {
-        let mut bytes = [0u8; 32];
-        OsRng.fill_bytes(&mut bytes);
-        Self::write_new(path, bytes, true)
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(bytes.as_mut());
+        Self::write_new(path, &bytes, true)
     }
 
     /// Writes `bytes` as a new KEK file (mode 0600); never overwrites one.
-    fn write_new(path: &Path, bytes: [u8; 32], use_existing: bool) -> Result<Self, KeyError> {
+    fn write_new(path: &Path, bytes: &[u8; 32], use_existing: bool) -> Result<Self, KeyError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| KeyError::Kek(format!("cannot create {}: {e}", dir.display())))?;
@@ -92,12 +102,12 @@ impl Kek {
         }
         match options.open(path) {
             Ok(mut file) => {
-                file.write_all(STANDARD.encode(bytes).as_bytes())
+                file.write_all(Zeroizing::new(STANDARD.encode(bytes)).as_bytes())
                     .and_then(|_| file.write_all(b"\n"))
                     .and_then(|_| file.sync_all())
                     .map_err(|e| KeyError::Kek(format!("cannot write {}: {e}", path.display())))?;
                 tracing::info!(path = %path.display(), "created a new key-encryption key");
-                Ok(Self::from_bytes(&bytes))
+                Ok(Self::from_bytes(bytes))
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && use_existing => {
                 // Another process created it first: use theirs.
@@ -112,7 +122,7 @@ impl Kek {
 
     /// Writes this KEK to a new file (mode 0600).
     pub fn save_new(&self, path: &Path) -> Result<(), KeyError> {
-        Self::write_new(path, self.bytes, false).map(|_| ())
+        Self::write_new(path, &self.bytes, false).map(|_| ())
     }
 
     /// Seals `plaintext`, bound to `kid` as associated data so a sealed blob
@@ -136,7 +146,7 @@ impl Kek {
         Ok(out)
     }
 
-    pub fn unseal(&self, kid: &str, sealed: &[u8]) -> Result<Vec<u8>, KeyError> {
+    pub fn unseal(&self, kid: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         match sealed.split_first() {
             Some((&SEALED_V1, rest)) if rest.len() > NONCE_LEN => {
                 let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
@@ -151,6 +161,7 @@ impl Kek {
                             aad: kid.as_bytes(),
                         },
                     )
+                    .map(Zeroizing::new)
                     .map_err(|_| KeyError::Unseal(kid.to_owned()))
             }
             _ => Err(KeyError::Unseal(kid.to_owned())),
@@ -205,7 +216,7 @@ impl Keyring {
     }
 
     /// Unseals with whichever KEK sealed the blob (AES-GCM's tag tells).
-    pub fn unseal(&self, kid: &str, sealed: &[u8]) -> Result<Vec<u8>, KeyError> {
+    pub fn unseal(&self, kid: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         std::iter::once(&self.current)
             .chain(&self.others)
             .find_map(|kek| kek.unseal(kid, sealed).ok())
@@ -215,8 +226,8 @@ impl Keyring {
 
 /// A new random KEK, not yet written anywhere.
 pub fn generate() -> Kek {
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    OsRng.fill_bytes(bytes.as_mut());
     Kek::from_bytes(&bytes)
 }
 
@@ -229,7 +240,10 @@ mod tests {
         let kek = Kek::from_bytes(&[7u8; 32]);
         let sealed = kek.seal("kid-a", b"secret key").unwrap();
         assert!(!sealed.windows(10).any(|w| w == b"secret key"));
-        assert_eq!(kek.unseal("kid-a", &sealed).unwrap(), b"secret key");
+        assert_eq!(
+            kek.unseal("kid-a", &sealed).unwrap().as_slice(),
+            b"secret key"
+        );
         assert!(kek.unseal("kid-b", &sealed).is_err());
         let other = Kek::from_bytes(&[8u8; 32]);
         assert!(other.unseal("kid-a", &sealed).is_err());
@@ -243,7 +257,7 @@ mod tests {
         let kek = Kek::load_or_create(&path).unwrap();
         let again = Kek::load_or_create(&path).unwrap();
         let sealed = kek.seal("k", b"x").unwrap();
-        assert_eq!(again.unseal("k", &sealed).unwrap(), b"x");
+        assert_eq!(again.unseal("k", &sealed).unwrap().as_slice(), b"x");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -12,6 +12,7 @@ use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::traits::PublicKeyParts;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use super::KeyError;
 
@@ -81,7 +82,8 @@ pub struct GeneratedKey {
     pub alg: SigningAlg,
     /// The public JWK as JSON, `kid`, `use` and `alg` included.
     pub public_jwk: String,
-    pub private_der: Vec<u8>,
+    /// Wiped from memory when dropped, sealed or not.
+    pub private_der: Zeroizing<Vec<u8>>,
 }
 
 impl fmt::Debug for GeneratedKey {
@@ -107,11 +109,12 @@ pub fn generate(alg: SigningAlg) -> Result<GeneratedKey, KeyError> {
             let e = b64(&key.e().to_bytes_be());
             // RFC 7638 §3.2: required members only, lexicographic order, no spaces.
             let kid = thumbprint(&format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#));
-            let private_der = key
-                .to_pkcs1_der()
-                .map_err(|e| KeyError::Generate(e.to_string()))?
-                .as_bytes()
-                .to_vec();
+            let private_der = Zeroizing::new(
+                key.to_pkcs1_der()
+                    .map_err(|e| KeyError::Generate(e.to_string()))?
+                    .as_bytes()
+                    .to_vec(),
+            );
             let public_jwk =
                 json!({"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": n, "e": e});
             Ok(GeneratedKey {
@@ -131,11 +134,12 @@ pub fn generate(alg: SigningAlg) -> Result<GeneratedKey, KeyError> {
             let kid = thumbprint(&format!(
                 r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#
             ));
-            let private_der = key
-                .to_pkcs8_der()
-                .map_err(|e| KeyError::Generate(e.to_string()))?
-                .as_bytes()
-                .to_vec();
+            let private_der = Zeroizing::new(
+                key.to_pkcs8_der()
+                    .map_err(|e| KeyError::Generate(e.to_string()))?
+                    .as_bytes()
+                    .to_vec(),
+            );
             let public_jwk = json!({"kty": "EC", "kid": kid, "use": "sig", "alg": "ES256",
                                     "crv": "P-256", "x": x, "y": y});
             Ok(GeneratedKey {
