@@ -10,6 +10,8 @@
 //!   --database-url URL    a fresh PostgreSQL database instead of SQLite
 //!   --binary PATH         the server (default target/release/portcullis)
 //!   --report DIR          write results.json, results.md and chart.svg there
+//!   --trace DIR           write every request's start and latency, one CSV
+//!                         per scenario (user,start_us,latency_us)
 //!   --smoke               2 s per scenario at concurrency 4; exit 1 on any error
 //!   --peers a,b           also measure oidc-provider and/or django on the
 //!                         scenarios they share, in the same run (npm, PyPI)
@@ -146,6 +148,7 @@ struct Options {
     database_url: Option<String>,
     binary: PathBuf,
     report: Option<PathBuf>,
+    trace: Option<PathBuf>,
     smoke: bool,
     peers: Vec<Target>,
 }
@@ -158,6 +161,7 @@ fn parse_args() -> Result<Options, String> {
         database_url: None,
         binary: PathBuf::from("target/release/portcullis"),
         report: None,
+        trace: None,
         smoke: false,
         peers: Vec::new(),
     };
@@ -188,6 +192,7 @@ fn parse_args() -> Result<Options, String> {
             "--database-url" => o.database_url = Some(value("--database-url")?),
             "--binary" => o.binary = PathBuf::from(value("--binary")?),
             "--report" => o.report = Some(PathBuf::from(value("--report")?)),
+            "--trace" => o.trace = Some(PathBuf::from(value("--trace")?)),
             "--peers" => {
                 o.peers = value("--peers")?
                     .split(',')
@@ -778,6 +783,9 @@ struct Outcome {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Every counted request: user, start (µs after the clock started) and
+    /// latency (µs).
+    trace: Vec<(usize, u32, u32)>,
 }
 
 async fn run_scenario(
@@ -791,6 +799,8 @@ async fn run_scenario(
     // each) would otherwise share the first fraction of a second with the
     // measured requests and land in their p99.
     let ready = Arc::new(tokio::sync::Barrier::new(concurrency + 1));
+    let epoch = Instant::now();
+    let micros = |d: Duration| d.as_micros().min(u32::MAX as u128) as u32;
     let mut tasks = Vec::with_capacity(concurrency);
     for vu in 0..concurrency {
         let f = f.clone();
@@ -799,7 +809,8 @@ async fn run_scenario(
         let background = s.while_hashing && vu % 2 == 0;
         let kind = if background { Kind::Password } else { s.kind };
         tasks.push(tokio::spawn(async move {
-            let mut latencies: Vec<u32> = Vec::with_capacity(1 << 14);
+            // (start after `epoch`, latency), in µs.
+            let mut latencies: Vec<(u32, u32)> = Vec::with_capacity(1 << 14);
             let (mut errors, mut first_error) = (0u64, None);
             let mut state = VuState::default();
             let setup = async {
@@ -819,9 +830,7 @@ async fn run_scenario(
             while Instant::now() < deadline {
                 let started = Instant::now();
                 match iteration(kind, &mut conn, &f, &mut state).await {
-                    Ok(()) => {
-                        latencies.push(started.elapsed().as_micros().min(u32::MAX as u128) as u32)
-                    }
+                    Ok(()) => latencies.push((micros(started - epoch), micros(started.elapsed()))),
                     Err(e) => {
                         errors += 1;
                         first_error.get_or_insert(e);
@@ -846,11 +855,17 @@ async fn run_scenario(
     }
     ready.wait().await;
     let started = Instant::now();
+    let clock_start = micros(started - epoch);
     let mut all = Vec::new();
+    let mut trace = Vec::new();
     let (mut errors, mut first_error) = (0, None);
-    for t in tasks {
+    for (vu, t) in tasks.into_iter().enumerate() {
         if let Ok((lat, e, fe)) = t.await {
-            all.extend(lat);
+            all.extend(lat.iter().map(|&(_, latency)| latency));
+            trace.extend(
+                lat.iter()
+                    .map(|&(start, latency)| (vu, start.saturating_sub(clock_start), latency)),
+            );
             errors += e;
             if first_error.is_none() {
                 first_error = fe;
@@ -874,6 +889,7 @@ async fn run_scenario(
         rps: all.len() as f64 / elapsed,
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
+        trace,
     }
 }
 
@@ -1088,6 +1104,26 @@ fn chart(outcomes: &[Outcome]) -> String {
     svg
 }
 
+/// One CSV per scenario and server, for looking at the latency distribution
+/// beyond p50 and p99 (per user, over time).
+fn write_traces(dir: &Path, outcomes: &[Outcome]) -> Result<(), String> {
+    use std::fmt::Write as _;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for o in outcomes {
+        let mut csv = String::from("user,start_us,latency_us\n");
+        for (user, start, latency) in &o.trace {
+            let _ = writeln!(csv, "{user},{start},{latency}");
+        }
+        let server = match o.server {
+            Target::Portcullis => String::new(),
+            peer => format!("{}-", peer.label()),
+        };
+        let path = dir.join(format!("{server}{}.csv", o.name));
+        std::fs::write(&path, csv).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
 fn write_report(dir: &Path, outcomes: &[Outcome], header: &str) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let rows: Vec<Value> = outcomes
@@ -1214,6 +1250,9 @@ async fn run() -> Result<bool, String> {
     }
     if let Some(dir) = &o.report {
         write_report(dir, &outcomes, &header)?;
+    }
+    if let Some(dir) = &o.trace {
+        write_traces(dir, &outcomes)?;
     }
     let clean = outcomes.iter().all(|o| o.errors == 0 && o.ok > 0);
     Ok(clean || !o.smoke)
