@@ -85,6 +85,12 @@ pub fn rotate(
     Ok(row.kid)
 }
 
+/// The key that signs for `alg` among `keys`, if any.
+pub fn active_key(keys: &[SigningKeyRow], alg: SigningAlg) -> Option<&SigningKeyRow> {
+    keys.iter()
+        .find(|k| k.alg == alg.as_str() && k.state == rows::STATE_ACTIVE)
+}
+
 /// Makes sure `alg` has an active key; returns the kid it generated, if any.
 pub fn ensure_active(
     conn: &mut DbConnection,
@@ -93,10 +99,7 @@ pub fn ensure_active(
     actor: &str,
     spare: &mut Option<GeneratedKey>,
 ) -> Result<Option<String>, KeyError> {
-    let has_active = rows::list(conn)?
-        .iter()
-        .any(|k| k.alg == alg.as_str() && k.state == rows::STATE_ACTIVE);
-    if has_active {
+    if active_key(&rows::list(conn)?, alg).is_some() {
         return Ok(None);
     }
     match rotate(conn, keyring, alg, 0, actor, spare) {
@@ -170,18 +173,17 @@ impl Step {
 
 /// Decides the scheduled step for `alg` from every stored key.
 pub fn plan(keys: &[SigningKeyRow], alg: SigningAlg, schedule: Schedule, now: i64) -> Step {
-    let of_alg = |state: &str| {
-        keys.iter()
-            .find(|k| k.alg == alg.as_str() && k.state == state)
-    };
-    let Some(active) = of_alg(rows::STATE_ACTIVE) else {
+    let Some(active) = active_key(keys, alg) else {
         return Step::Activate;
     };
     if schedule.period <= 0 {
         return Step::Nothing;
     }
     let age = now - active.activated_at.unwrap_or(active.created_at);
-    match of_alg(rows::STATE_NEXT) {
+    let next = keys
+        .iter()
+        .find(|k| k.alg == alg.as_str() && k.state == rows::STATE_NEXT);
+    match next {
         None if age >= schedule.period - schedule.prepublish => Step::PublishNext,
         Some(next) if age >= schedule.period && now - next.created_at >= schedule.prepublish => {
             Step::Promote {

@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use sha2::{Digest, Sha256};
 
-use super::lifecycle::{self, Schedule, Step};
+use super::lifecycle::{self, Schedule};
 use super::material::{self, GeneratedKey, SigningAlg};
 use super::{KeyError, Keyring};
 use crate::store::keys as rows;
@@ -59,10 +59,8 @@ impl KeyManager {
             .await
             .map_err(|e| KeyError::Kek(e.to_string()))??;
         let k = keyring.clone();
-        let mut spares = spares_where(&db, move |keys, alg| {
-            lifecycle::plan(keys, alg, schedule, store::now()) == Step::Activate
-        })
-        .await?;
+        let mut spares =
+            spares_where(&db, |keys, alg| lifecycle::active_key(keys, alg).is_none()).await?;
         db.write(move |conn| {
             for alg in SigningAlg::ALL {
                 lifecycle::ensure_active(conn, &k, alg, "startup", &mut spares.remove(&alg))?;
@@ -211,9 +209,13 @@ impl KeyManager {
     /// Rotates `alg` now and refreshes this server's cache at once.
     pub async fn rotate(&self, alg: SigningAlg, actor: String) -> Result<String, KeyError> {
         let (keyring, grace) = (self.keyring(), self.schedule.grace);
-        let mut spare = spares_where(&self.db, move |_, a| a == alg)
-            .await?
-            .remove(&alg);
+        // An operator's rotation always makes a key: no need to read the
+        // keys first, as the scheduled steps do.
+        let mut spare = Some(
+            tokio::task::spawn_blocking(move || material::generate(alg))
+                .await
+                .map_err(|e| KeyError::Generate(e.to_string()))??,
+        );
         let kid = self
             .db
             .write(move |conn| lifecycle::rotate(conn, &keyring, alg, grace, &actor, &mut spare))
@@ -228,8 +230,7 @@ impl KeyManager {
         // Revoking the active key puts a new one in its place.
         let target = kid.clone();
         let spares = spares_where(&self.db, move |keys, alg| {
-            keys.iter()
-                .any(|k| k.kid == target && k.alg == alg.as_str() && k.state == rows::STATE_ACTIVE)
+            lifecycle::active_key(keys, alg).is_some_and(|k| k.kid == target)
         })
         .await?;
         let mut spare = spares.into_values().next();
