@@ -172,6 +172,13 @@ impl std::ops::DerefMut for Tracked {
 const RECENTLY_USED: Duration = Duration::from_secs(1);
 
 impl Manager {
+    fn new(url: &DatabaseUrl, writes: PoolWrites) -> Self {
+        Manager {
+            url: url.clone(),
+            writes,
+        }
+    }
+
     fn open(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
             DatabaseUrl::Postgres(url) => PgConnection::establish(url)
@@ -233,6 +240,7 @@ pub type PooledConnection = r2d2::PooledConnection<Manager>;
 /// Handle on the database shared by the server, the CLI and the tests.
 #[derive(Clone)]
 pub struct Db {
+    /// For the migration connection (r2d2 does not hand out its manager).
     url: DatabaseUrl,
     pool: Pool,
     /// SQLite allows one writer at a time. Writes go to one thread that owns
@@ -280,10 +288,7 @@ impl Db {
         // deadlock avoidance skips the busy handler), and the pool's
         // retries then ran into its timeout on a busy machine.
         let writer = match backend {
-            Backend::Sqlite => Some(Writer::start(Manager {
-                url: url.clone(),
-                writes: PoolWrites::Allowed,
-            })?),
+            Backend::Sqlite => Some(Writer::start(Manager::new(url, PoolWrites::Allowed))?),
             Backend::Postgres => None,
         };
         let pool = r2d2::Pool::builder()
@@ -292,10 +297,7 @@ impl Db {
             // A local SQLite connection does not break; a PostgreSQL one
             // does when the server goes away, and must be tested on checkout.
             .test_on_check_out(backend == Backend::Postgres)
-            .build(Manager {
-                url: url.clone(),
-                writes,
-            })
+            .build(Manager::new(url, writes))
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(Db {
             url: url.clone(),
@@ -347,12 +349,9 @@ impl Db {
 
     /// A connection of its own that may write, for migrations.
     fn schema_connection(&self) -> Result<DbConnection, StoreError> {
-        Manager {
-            url: self.url.clone(),
-            writes: PoolWrites::Allowed,
-        }
-        .open()
-        .map_err(|e| StoreError::Unavailable(e.to_string()))
+        Manager::new(&self.url, PoolWrites::Allowed)
+            .open()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
     /// Applies every pending migration of the backend in use.
@@ -629,10 +628,8 @@ mod tests {
     fn after_the_first_connection_the_rest_open_at_once() {
         for _ in 0..20 {
             let dir = tempfile::tempdir().unwrap();
-            let manager = std::sync::Arc::new(Manager {
-                url: DatabaseUrl::Sqlite(dir.path().join("fresh.db")),
-                writes: PoolWrites::Allowed,
-            });
+            let url = DatabaseUrl::Sqlite(dir.path().join("fresh.db"));
+            let manager = std::sync::Arc::new(Manager::new(&url, PoolWrites::Allowed));
             // What `Db::connect` does first: one connection turns on WAL.
             let _first = manager.open().unwrap();
             let start = std::sync::Arc::new(std::sync::Barrier::new(8));
