@@ -1,6 +1,7 @@
 //! `portcullis-bench`: starts `portcullis serve` on a fresh database,
 //! provisions users and clients through the CLI, drives keep-alive load over
-//! loopback, checks every response, and prints one table.
+//! loopback, checks every response, and prints one table (with the share of
+//! the machine's CPU that was idle or stolen by the hypervisor per scenario).
 //!
 //! ```text
 //! cargo build --release && cargo run --release -p portcullis-bench -- [options]
@@ -783,6 +784,8 @@ struct Outcome {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// The whole machine's CPU over the measured window, when the OS says.
+    cpu: Option<CpuShare>,
     /// Every counted request: user, start (µs after the clock started) and
     /// latency (µs).
     trace: Vec<(usize, u32, u32)>,
@@ -855,6 +858,7 @@ async fn run_scenario(
     }
     ready.wait().await;
     let started = Instant::now();
+    let cpu_before = cpu_ticks();
     let clock_start = micros(started - epoch);
     let mut all = Vec::new();
     let mut trace = Vec::new();
@@ -873,6 +877,9 @@ async fn run_scenario(
         }
     }
     let elapsed = started.elapsed().max(duration).as_secs_f64();
+    let cpu = cpu_before
+        .zip(cpu_ticks())
+        .and_then(|(b, a)| a.share_since(b));
     all.sort_unstable();
     let pct = |p: f64| {
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
@@ -889,8 +896,60 @@ async fn run_scenario(
         rps: all.len() as f64 / elapsed,
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
+        cpu,
         trace,
     }
+}
+
+/// The machine's CPU time since boot, in clock ticks (Linux `/proc/stat`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct CpuTicks {
+    total: u64,
+    /// Idle and waiting for I/O: no thread had work.
+    idle: u64,
+    /// "steal": a virtual CPU had work, but the hypervisor ran something
+    /// else on the physical core.
+    steal: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct CpuShare {
+    idle_pct: f64,
+    stolen_pct: f64,
+}
+
+impl CpuTicks {
+    /// Parses the first line of `/proc/stat`: `cpu user nice system idle
+    /// iowait irq softirq steal …`.
+    fn parse(stat: &str) -> Option<CpuTicks> {
+        let fields = stat.lines().next()?.strip_prefix("cpu ")?;
+        let ticks: Vec<u64> = fields
+            .split_whitespace()
+            .take(8)
+            .map(|f| f.parse().ok())
+            .collect::<Option<_>>()?;
+        let [_user, _nice, _system, idle, iowait, _irq, _softirq, steal] = ticks[..] else {
+            return None;
+        };
+        Some(CpuTicks {
+            total: ticks.iter().sum(),
+            idle: idle + iowait,
+            steal,
+        })
+    }
+
+    fn share_since(self, before: CpuTicks) -> Option<CpuShare> {
+        let total = self.total.checked_sub(before.total).filter(|&t| t > 0)? as f64;
+        let pct = |now: u64, then: u64| 100.0 * now.saturating_sub(then) as f64 / total;
+        Some(CpuShare {
+            idle_pct: pct(self.idle, before.idle),
+            stolen_pct: pct(self.steal, before.steal),
+        })
+    }
+}
+
+fn cpu_ticks() -> Option<CpuTicks> {
+    CpuTicks::parse(&std::fs::read_to_string("/proc/stat").ok()?)
 }
 
 fn provision(server: &Server) -> Result<HashMap<&'static str, String>, String> {
@@ -997,10 +1056,14 @@ fn machine() -> String {
 }
 
 fn table(outcomes: &[Outcome]) -> String {
-    let mut out = String::from("| scenario | concurrency | requests/s | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|---:|\n");
+    let mut out = String::from("| scenario | concurrency | requests/s | p50 ms | p99 ms | errors | CPU idle % | CPU stolen % |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for o in outcomes.iter().filter(|o| o.server == Target::Portcullis) {
+        let (idle, stolen) = match o.cpu {
+            Some(c) => (format!("{:.1}", c.idle_pct), format!("{:.1}", c.stolen_pct)),
+            None => ("–".to_owned(), "–".to_owned()),
+        };
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {} |\n",
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {idle} | {stolen} |\n",
             o.name, o.concurrency, o.rps, o.p50_ms, o.p99_ms, o.errors
         ));
     }
@@ -1129,7 +1192,8 @@ fn write_report(dir: &Path, outcomes: &[Outcome], header: &str) -> Result<(), St
     let rows: Vec<Value> = outcomes
         .iter()
         .map(|o| serde_json::json!({"server": o.server.label(), "scenario": o.name, "concurrency": o.concurrency, "requests_per_second": o.rps,
-                                   "p50_ms": o.p50_ms, "p99_ms": o.p99_ms, "ok": o.ok, "errors": o.errors}))
+                                   "p50_ms": o.p50_ms, "p99_ms": o.p99_ms, "ok": o.ok, "errors": o.errors,
+                                   "cpu_idle_pct": o.cpu.map(|c| c.idle_pct), "cpu_stolen_pct": o.cpu.map(|c| c.stolen_pct)}))
         .collect();
     std::fs::write(
         dir.join("results.json"),
@@ -1264,13 +1328,20 @@ fn print_outcome(outcome: &Outcome) {
         peer => format!("{} {}", peer.label(), outcome.name),
     };
     println!(
-        "{:<40} c={:<3} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}",
+        "{:<40} c={:<3} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}{}",
         name,
         outcome.concurrency,
         outcome.rps,
         outcome.p50_ms,
         outcome.p99_ms,
         outcome.errors,
+        outcome
+            .cpu
+            .map(|c| format!(
+                "  CPU idle {:.1} %, stolen {:.1} %",
+                c.idle_pct, c.stolen_pct
+            ))
+            .unwrap_or_default(),
         outcome
             .first_error
             .as_deref()
@@ -1336,4 +1407,33 @@ async fn documents(conn: &mut Conn, jwks_path: &str) -> Result<(Reply, Bytes), S
         return Err("discovery: no issuer".into());
     }
     Ok((jwks, discovery.body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_shares_come_from_proc_stat() {
+        let before = CpuTicks::parse("cpu  1000 0 200 700 50 0 30 20 0 0\ncpu0 1 2 3\n").unwrap();
+        assert_eq!(
+            before,
+            CpuTicks {
+                total: 2000,
+                idle: 750,
+                steal: 20
+            }
+        );
+        let after = CpuTicks::parse("cpu  1600 0 300 800 50 0 30 220 0 0").unwrap();
+        let share = after.share_since(before).unwrap();
+        // 1,000 ticks passed: 100 idle, 200 stolen.
+        assert!((share.idle_pct - 10.0).abs() < 1e-9);
+        assert!((share.stolen_pct - 20.0).abs() < 1e-9);
+        assert!(before.share_since(before).is_none(), "no time passed");
+        assert!(CpuTicks::parse("cpu0 1 2 3 4 5 6 7 8").is_none());
+        assert!(
+            CpuTicks::parse("cpu  1 2 3").is_none(),
+            "an old kernel without steal"
+        );
+    }
 }
