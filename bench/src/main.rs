@@ -1073,7 +1073,11 @@ fn table(outcomes: &[Outcome]) -> String {
 /// Portcullis beside each peer on the scenarios they share, with the
 /// factor it is ahead by and the factor issue #6 asks for.
 fn side_by_side(outcomes: &[Outcome]) -> String {
-    let mut out = String::from("| scenario | Portcullis req/s (p99 ms) | peer | peer req/s (p99 ms) | ratio | target |\n|---|---:|---|---:|---:|---:|\n");
+    let stolen = |o: &Outcome| {
+        o.cpu
+            .map_or("–".to_owned(), |c| format!("{:.1}", c.stolen_pct))
+    };
+    let mut out = String::from("| scenario | Portcullis req/s (p99 ms) | peer | peer req/s (p99 ms) | ratio | target | CPU stolen % (ours / peer) |\n|---|---:|---|---:|---:|---:|---:|\n");
     for peer in outcomes.iter().filter(|o| o.server != Target::Portcullis) {
         let Some(ours) = outcomes
             .iter()
@@ -1093,7 +1097,7 @@ fn side_by_side(outcomes: &[Outcome]) -> String {
             f64::INFINITY
         };
         out.push_str(&format!(
-            "| {} | {:.0} ({:.2}) | {} | {:.0} ({:.2}){} | {:.1}× | {} |\n",
+            "| {} | {:.0} ({:.2}) | {} | {:.0} ({:.2}){} | {:.1}× | {} | {} / {} |\n",
             peer.name,
             ours.rps,
             ours.p99_ms,
@@ -1108,7 +1112,9 @@ fn side_by_side(outcomes: &[Outcome]) -> String {
             ratio,
             target
                 .map(|t| format!("≥ {t}×"))
-                .unwrap_or_else(|| "—".into())
+                .unwrap_or_else(|| "—".into()),
+            stolen(ours),
+            stolen(peer),
         ));
     }
     out
