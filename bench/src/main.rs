@@ -786,8 +786,8 @@ struct Outcome {
     p99_ms: f64,
     /// The whole machine's CPU over the measured window, when the OS says.
     cpu: Option<CpuShare>,
-    /// Every counted request: user, start (µs after the clock started) and
-    /// latency (µs).
+    /// With `--trace`, every counted request: user, start (µs after the
+    /// clock started) and latency (µs); empty otherwise.
     trace: Vec<(usize, u32, u32)>,
 }
 
@@ -796,6 +796,7 @@ async fn run_scenario(
     concurrency: usize,
     duration: Duration,
     f: Arc<Fixture>,
+    keep_trace: bool,
 ) -> Outcome {
     // The clock starts once every user is connected and holds its first
     // refresh token: the password grants that buy them (Argon2id, 20 ms
@@ -866,10 +867,12 @@ async fn run_scenario(
     for (vu, t) in tasks.into_iter().enumerate() {
         if let Ok((lat, e, fe)) = t.await {
             all.extend(lat.iter().map(|&(_, latency)| latency));
-            trace.extend(
-                lat.iter()
-                    .map(|&(start, latency)| (vu, start.saturating_sub(clock_start), latency)),
-            );
+            if keep_trace {
+                trace.extend(
+                    lat.iter()
+                        .map(|&(start, latency)| (vu, start.saturating_sub(clock_start), latency)),
+                );
+            }
             errors += e;
             if first_error.is_none() {
                 first_error = fe;
@@ -1280,7 +1283,14 @@ async fn run() -> Result<bool, String> {
         } else {
             s.concurrency.unwrap_or(o.concurrency)
         };
-        let outcome = run_scenario(&s, concurrency, o.duration, fixture.clone()).await;
+        let outcome = run_scenario(
+            &s,
+            concurrency,
+            o.duration,
+            fixture.clone(),
+            o.trace.is_some(),
+        )
+        .await;
         print_outcome(&outcome);
         outcomes.push(outcome);
     }
@@ -1309,7 +1319,14 @@ async fn run() -> Result<bool, String> {
                 continue;
             }
             let concurrency = ours.concurrency;
-            let outcome = run_scenario(&s, concurrency, o.duration, fixture.clone()).await;
+            let outcome = run_scenario(
+                &s,
+                concurrency,
+                o.duration,
+                fixture.clone(),
+                o.trace.is_some(),
+            )
+            .await;
             print_outcome(&outcome);
             outcomes.push(outcome);
         }
