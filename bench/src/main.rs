@@ -791,13 +791,24 @@ struct Outcome {
     trace: Vec<(usize, u32, u32)>,
 }
 
+/// How long each scenario is measured, and whether every request's timing
+/// is kept (`--trace`).
+#[derive(Clone, Copy)]
+struct Window {
+    duration: Duration,
+    keep_trace: bool,
+}
+
 async fn run_scenario(
     s: &Scenario,
     concurrency: usize,
-    duration: Duration,
+    window: Window,
     f: Arc<Fixture>,
-    keep_trace: bool,
 ) -> Outcome {
+    let Window {
+        duration,
+        keep_trace,
+    } = window;
     // The clock starts once every user is connected and holds its first
     // refresh token: the password grants that buy them (Argon2id, 20 ms
     // each) would otherwise share the first fraction of a second with the
@@ -1270,6 +1281,10 @@ async fn run() -> Result<bool, String> {
         o.duration.as_secs_f64()
     );
     println!("{header}");
+    let window = Window {
+        duration: o.duration,
+        keep_trace: o.trace.is_some(),
+    };
     let mut outcomes = Vec::new();
     for s in scenarios() {
         if o.only
@@ -1283,14 +1298,7 @@ async fn run() -> Result<bool, String> {
         } else {
             s.concurrency.unwrap_or(o.concurrency)
         };
-        let outcome = run_scenario(
-            &s,
-            concurrency,
-            o.duration,
-            fixture.clone(),
-            o.trace.is_some(),
-        )
-        .await;
+        let outcome = run_scenario(&s, concurrency, window, fixture.clone()).await;
         print_outcome(&outcome);
         outcomes.push(outcome);
     }
@@ -1319,14 +1327,7 @@ async fn run() -> Result<bool, String> {
                 continue;
             }
             let concurrency = ours.concurrency;
-            let outcome = run_scenario(
-                &s,
-                concurrency,
-                o.duration,
-                fixture.clone(),
-                o.trace.is_some(),
-            )
-            .await;
+            let outcome = run_scenario(&s, concurrency, window, fixture.clone()).await;
             print_outcome(&outcome);
             outcomes.push(outcome);
         }
