@@ -87,8 +87,18 @@ pub fn rotate(
 
 /// The key that signs for `alg` among `keys`, if any.
 pub fn active_key(keys: &[SigningKeyRow], alg: SigningAlg) -> Option<&SigningKeyRow> {
+    key_in_state(keys, alg, rows::STATE_ACTIVE)
+}
+
+/// The key of `alg` in `state` (at most one: unique indexes say so for
+/// `active` and `next`).
+fn key_in_state<'k>(
+    keys: &'k [SigningKeyRow],
+    alg: SigningAlg,
+    state: &str,
+) -> Option<&'k SigningKeyRow> {
     keys.iter()
-        .find(|k| k.alg == alg.as_str() && k.state == rows::STATE_ACTIVE)
+        .find(|k| k.alg == alg.as_str() && k.state == state)
 }
 
 /// Makes sure `alg` has an active key; returns the kid it generated, if any.
@@ -180,10 +190,7 @@ pub fn plan(keys: &[SigningKeyRow], alg: SigningAlg, schedule: Schedule, now: i6
         return Step::Nothing;
     }
     let age = now - active.activated_at.unwrap_or(active.created_at);
-    let next = keys
-        .iter()
-        .find(|k| k.alg == alg.as_str() && k.state == rows::STATE_NEXT);
-    match next {
+    match key_in_state(keys, alg, rows::STATE_NEXT) {
         None if age >= schedule.period - schedule.prepublish => Step::PublishNext,
         Some(next) if age >= schedule.period && now - next.created_at >= schedule.prepublish => {
             Step::Promote {

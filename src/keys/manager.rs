@@ -211,11 +211,7 @@ impl KeyManager {
         let (keyring, grace) = (self.keyring(), self.schedule.grace);
         // An operator's rotation always makes a key: no need to read the
         // keys first, as the scheduled steps do.
-        let mut spare = Some(
-            tokio::task::spawn_blocking(move || material::generate(alg))
-                .await
-                .map_err(|e| KeyError::Generate(e.to_string()))??,
-        );
+        let mut spare = Some(generate_off_thread(alg).await?);
         let kid = self
             .db
             .write(move |conn| lifecycle::rotate(conn, &keyring, alg, grace, &actor, &mut spare))
@@ -275,26 +271,30 @@ impl KeyManager {
     }
 }
 
-/// Makes, on a blocking thread and from what a reader sees, the key pair of
-/// each algorithm that `needs` says a coming step will use. The step itself
-/// then runs on the writer without generating anything (RSA takes up to a
-/// second, and every queued write would wait); if the keys changed between
-/// the two, the step makes what it lacks itself.
+/// Makes, from what a reader sees, the key pair of each algorithm that
+/// `needs` says a coming step will use. The step itself then runs on the
+/// writer without generating anything (RSA takes up to a second, and every
+/// queued write would wait); if the keys changed between the two, the step
+/// makes what it lacks itself.
 async fn spares_where<F>(db: &Db, needs: F) -> Result<BTreeMap<SigningAlg, GeneratedKey>, KeyError>
 where
-    F: Fn(&[rows::SigningKeyRow], SigningAlg) -> bool + Send + 'static,
+    F: Fn(&[rows::SigningKeyRow], SigningAlg) -> bool,
 {
-    db.run(move |conn| {
-        let keys = rows::list(conn)?;
-        let mut made = BTreeMap::new();
-        for alg in SigningAlg::ALL {
-            if needs(&keys, alg) {
-                made.insert(alg, material::generate(alg)?);
-            }
+    let keys = db.run(|conn| Ok::<_, KeyError>(rows::list(conn)?)).await?;
+    let mut made = BTreeMap::new();
+    for alg in SigningAlg::ALL {
+        if needs(&keys, alg) {
+            made.insert(alg, generate_off_thread(alg).await?);
         }
-        Ok::<_, KeyError>(made)
-    })
-    .await
+    }
+    Ok(made)
+}
+
+/// Makes a key pair on a blocking thread, holding no database connection.
+async fn generate_off_thread(alg: SigningAlg) -> Result<GeneratedKey, KeyError> {
+    tokio::task::spawn_blocking(move || material::generate(alg))
+        .await
+        .map_err(|e| KeyError::Generate(e.to_string()))?
 }
 
 fn build_key_set(
