@@ -962,6 +962,11 @@ impl CpuTicks {
     }
 }
 
+/// A table cell: the share to one decimal, or a dash where the OS gave none.
+fn percent_cell(share: Option<f64>) -> String {
+    share.map_or_else(|| "–".to_owned(), |p| format!("{p:.1}"))
+}
+
 fn cpu_ticks() -> Option<CpuTicks> {
     CpuTicks::parse(&std::fs::read_to_string("/proc/stat").ok()?)
 }
@@ -1072,10 +1077,8 @@ fn machine() -> String {
 fn table(outcomes: &[Outcome]) -> String {
     let mut out = String::from("| scenario | concurrency | requests/s | p50 ms | p99 ms | errors | CPU idle % | CPU stolen % |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for o in outcomes.iter().filter(|o| o.server == Target::Portcullis) {
-        let (idle, stolen) = match o.cpu {
-            Some(c) => (format!("{:.1}", c.idle_pct), format!("{:.1}", c.stolen_pct)),
-            None => ("–".to_owned(), "–".to_owned()),
-        };
+        let idle = percent_cell(o.cpu.map(|c| c.idle_pct));
+        let stolen = percent_cell(o.cpu.map(|c| c.stolen_pct));
         out.push_str(&format!(
             "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {idle} | {stolen} |\n",
             o.name, o.concurrency, o.rps, o.p50_ms, o.p99_ms, o.errors
@@ -1087,10 +1090,7 @@ fn table(outcomes: &[Outcome]) -> String {
 /// Portcullis beside each peer on the scenarios they share, with the
 /// factor it is ahead by and the factor issue #6 asks for.
 fn side_by_side(outcomes: &[Outcome]) -> String {
-    let stolen = |o: &Outcome| {
-        o.cpu
-            .map_or("–".to_owned(), |c| format!("{:.1}", c.stolen_pct))
-    };
+    let stolen = |o: &Outcome| percent_cell(o.cpu.map(|c| c.stolen_pct));
     let mut out = String::from("| scenario | Portcullis req/s (p99 ms) | peer | peer req/s (p99 ms) | ratio | target | CPU stolen % (ours / peer) |\n|---|---:|---|---:|---:|---:|---:|\n");
     for peer in outcomes.iter().filter(|o| o.server != Target::Portcullis) {
         let Some(ours) = outcomes
