@@ -1,7 +1,8 @@
 //! `portcullis-bench`: starts `portcullis serve` on a fresh database,
 //! provisions users and clients through the CLI, drives keep-alive load over
 //! loopback, checks every response, and prints one table (with the share of
-//! the machine's CPU that was idle or stolen by the hypervisor per scenario).
+//! the machine's CPU that was idle or stolen by the hypervisor per scenario,
+//! and the server's CPU time per request).
 //!
 //! ```text
 //! cargo build --release && cargo run --release -p portcullis-bench -- [options]
@@ -455,6 +456,9 @@ struct Fixture {
     discovery: Bytes,
     access_token: String,
     port: u16,
+    /// The server's process: its CPU time (and its children's) is read
+    /// around each scenario.
+    pid: u32,
 }
 
 impl Fixture {
@@ -786,6 +790,10 @@ struct Outcome {
     p99_ms: f64,
     /// The whole machine's CPU over the measured window, when the OS says.
     cpu: Option<CpuShare>,
+    /// CPU time the server's processes spent per counted request, in µs
+    /// (Linux). Unlike requests/s it barely moves when the hypervisor
+    /// steals time, so it compares builds on a noisy host.
+    server_cpu_us: Option<f64>,
     /// With `--trace`, every counted request: user, start (µs after the
     /// clock started) and latency (µs); empty otherwise.
     trace: Vec<(usize, u32, u32)>,
@@ -871,6 +879,7 @@ async fn run_scenario(
     ready.wait().await;
     let started = Instant::now();
     let cpu_before = cpu_ticks();
+    let server_before = process_tree_ticks(f.pid);
     let clock_start = micros(started - epoch);
     let mut all = Vec::new();
     let mut trace = Vec::new();
@@ -894,6 +903,10 @@ async fn run_scenario(
     let cpu = cpu_before
         .zip(cpu_ticks())
         .and_then(|(b, a)| a.share_since(b));
+    let server_cpu_us = server_before
+        .zip(process_tree_ticks(f.pid))
+        .filter(|_| !all.is_empty())
+        .map(|(b, a)| a.saturating_sub(b) as f64 * 1e6 / CLOCK_TICKS_PER_SECOND / all.len() as f64);
     all.sort_unstable();
     let pct = |p: f64| {
         all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
@@ -911,6 +924,7 @@ async fn run_scenario(
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
         cpu,
+        server_cpu_us,
         trace,
     }
 }
@@ -962,13 +976,69 @@ impl CpuTicks {
     }
 }
 
-/// A table cell: the share to one decimal, or a dash where the OS gave none.
-fn percent_cell(share: Option<f64>) -> String {
-    share.map_or_else(|| "–".to_owned(), |p| format!("{p:.1}"))
+/// A table cell: the value to `decimals` places, or a dash where the OS
+/// gave none.
+fn cell(value: Option<f64>, decimals: usize) -> String {
+    value.map_or_else(|| "–".to_owned(), |v| format!("{v:.decimals$}"))
 }
 
 fn cpu_ticks() -> Option<CpuTicks> {
     CpuTicks::parse(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+/// `USER_HZ`: the unit of `/proc` CPU times, 100 on every Linux port the
+/// benchmark runs on.
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+
+/// From one `/proc/PID/stat`: (pid, parent pid, user + system ticks). The
+/// command name sits in parentheses and may hold spaces, so fields are
+/// counted after its closing one.
+fn parse_process_stat(stat: &str) -> Option<(u32, u32, u64)> {
+    let (head, rest) = stat.rsplit_once(')')?;
+    let pid = head.split_whitespace().next()?.parse().ok()?;
+    // After the name: state ppid pgrp session tty_nr tpgid flags minflt
+    // cminflt majflt cmajflt utime stime …
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ppid = fields.get(1)?.parse().ok()?;
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((pid, ppid, utime + stime))
+}
+
+/// The CPU ticks of `root` and every process below it: gunicorn's workers
+/// and a shell's children count with the process the benchmark started.
+fn tree_ticks(processes: &[(u32, u32, u64)], root: u32) -> u64 {
+    let mut members = vec![root];
+    let mut total = 0;
+    while let Some(pid) = members.pop() {
+        for &(child, parent, ticks) in processes {
+            if child == pid {
+                total += ticks;
+            }
+            if parent == pid && child != pid {
+                members.push(child);
+            }
+        }
+    }
+    total
+}
+
+fn process_tree_ticks(root: u32) -> Option<u64> {
+    let processes: Vec<(u32, u32, u64)> = std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter_map(|stat| parse_process_stat(&stat))
+        .collect();
+    processes
+        .iter()
+        .any(|&(pid, _, _)| pid == root)
+        .then(|| tree_ticks(&processes, root))
 }
 
 fn provision(server: &Server) -> Result<HashMap<&'static str, String>, String> {
@@ -1075,12 +1145,13 @@ fn machine() -> String {
 }
 
 fn table(outcomes: &[Outcome]) -> String {
-    let mut out = String::from("| scenario | concurrency | requests/s | p50 ms | p99 ms | errors | CPU idle % | CPU stolen % |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    let mut out = String::from("| scenario | concurrency | requests/s | p50 ms | p99 ms | errors | CPU idle % | CPU stolen % | server CPU µs/request |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for o in outcomes.iter().filter(|o| o.server == Target::Portcullis) {
-        let idle = percent_cell(o.cpu.map(|c| c.idle_pct));
-        let stolen = percent_cell(o.cpu.map(|c| c.stolen_pct));
+        let idle = cell(o.cpu.map(|c| c.idle_pct), 1);
+        let stolen = cell(o.cpu.map(|c| c.stolen_pct), 1);
+        let server_cpu = cell(o.server_cpu_us, 0);
         out.push_str(&format!(
-            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {idle} | {stolen} |\n",
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {} | {idle} | {stolen} | {server_cpu} |\n",
             o.name, o.concurrency, o.rps, o.p50_ms, o.p99_ms, o.errors
         ));
     }
@@ -1090,8 +1161,8 @@ fn table(outcomes: &[Outcome]) -> String {
 /// Portcullis beside each peer on the scenarios they share, with the
 /// factor it is ahead by and the factor issue #6 asks for.
 fn side_by_side(outcomes: &[Outcome]) -> String {
-    let stolen = |o: &Outcome| percent_cell(o.cpu.map(|c| c.stolen_pct));
-    let mut out = String::from("| scenario | Portcullis req/s (p99 ms) | peer | peer req/s (p99 ms) | ratio | target | CPU stolen % (ours / peer) |\n|---|---:|---|---:|---:|---:|---:|\n");
+    let stolen = |o: &Outcome| cell(o.cpu.map(|c| c.stolen_pct), 1);
+    let mut out = String::from("| scenario | Portcullis req/s (p99 ms) | peer | peer req/s (p99 ms) | ratio | target | CPU stolen % (ours / peer) | server CPU µs/request (ours / peer) |\n|---|---:|---|---:|---:|---:|---:|---:|\n");
     for peer in outcomes.iter().filter(|o| o.server != Target::Portcullis) {
         let Some(ours) = outcomes
             .iter()
@@ -1111,7 +1182,7 @@ fn side_by_side(outcomes: &[Outcome]) -> String {
             f64::INFINITY
         };
         out.push_str(&format!(
-            "| {} | {:.0} ({:.2}) | {} | {:.0} ({:.2}){} | {:.1}× | {} | {} / {} |\n",
+            "| {} | {:.0} ({:.2}) | {} | {:.0} ({:.2}){} | {:.1}× | {} | {} / {} | {} / {} |\n",
             peer.name,
             ours.rps,
             ours.p99_ms,
@@ -1129,6 +1200,8 @@ fn side_by_side(outcomes: &[Outcome]) -> String {
                 .unwrap_or_else(|| "—".into()),
             stolen(ours),
             stolen(peer),
+            cell(ours.server_cpu_us, 0),
+            cell(peer.server_cpu_us, 0),
         ));
     }
     out
@@ -1213,7 +1286,8 @@ fn write_report(dir: &Path, outcomes: &[Outcome], header: &str) -> Result<(), St
         .iter()
         .map(|o| serde_json::json!({"server": o.server.label(), "scenario": o.name, "concurrency": o.concurrency, "requests_per_second": o.rps,
                                    "p50_ms": o.p50_ms, "p99_ms": o.p99_ms, "ok": o.ok, "errors": o.errors,
-                                   "cpu_idle_pct": o.cpu.map(|c| c.idle_pct), "cpu_stolen_pct": o.cpu.map(|c| c.stolen_pct)}))
+                                   "cpu_idle_pct": o.cpu.map(|c| c.idle_pct), "cpu_stolen_pct": o.cpu.map(|c| c.stolen_pct),
+                                   "server_cpu_us_per_request": o.server_cpu_us}))
         .collect();
     std::fs::write(
         dir.join("results.json"),
@@ -1265,6 +1339,7 @@ async fn run() -> Result<bool, String> {
         discovery,
         access_token: String::new(),
         port: server.port,
+        pid: server.child.id(),
     };
     let tokens = password_tokens(&mut conn, &fixture, password_client(false), "openid").await?;
     fixture.access_token = tokens["access_token"].as_str().unwrap_or("").to_owned();
@@ -1315,7 +1390,7 @@ async fn run() -> Result<bool, String> {
             .canonicalize()
             .map_err(|e| format!("{}: {e}", cache.display()))?;
         let peer = peers::start(target, &cache).await?;
-        let fixture = Arc::new(peer_fixture(target, peer.port).await?);
+        let fixture = Arc::new(peer_fixture(target, peer.port, peer.pid()).await?);
         for s in scenarios() {
             let Some(ours) = outcomes
                 .iter()
@@ -1352,7 +1427,7 @@ fn print_outcome(outcome: &Outcome) {
         peer => format!("{} {}", peer.label(), outcome.name),
     };
     println!(
-        "{:<40} c={:<3} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}{}",
+        "{:<40} c={:<3} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}{}{}",
         name,
         outcome.concurrency,
         outcome.rps,
@@ -1367,6 +1442,10 @@ fn print_outcome(outcome: &Outcome) {
             ))
             .unwrap_or_default(),
         outcome
+            .server_cpu_us
+            .map(|us| format!("  server CPU {us:.0} µs/req"))
+            .unwrap_or_default(),
+        outcome
             .first_error
             .as_deref()
             .map(|e| format!("  (first: {e})"))
@@ -1376,7 +1455,7 @@ fn print_outcome(outcome: &Outcome) {
 
 /// What a peer was configured with (`bench/peers/*`), plus a token for its
 /// introspection scenario.
-async fn peer_fixture(target: Target, port: u16) -> Result<Fixture, String> {
+async fn peer_fixture(target: Target, port: u16, pid: u32) -> Result<Fixture, String> {
     let (jwks, discovery) = match target {
         Target::OidcProvider => {
             let (jwks, discovery) = documents(&mut Conn::open(port).await?, "/jwks").await?;
@@ -1392,6 +1471,7 @@ async fn peer_fixture(target: Target, port: u16) -> Result<Fixture, String> {
         discovery,
         access_token: String::new(),
         port,
+        pid,
     };
     if target == Target::OidcProvider {
         for id in ["cc-rs256", "cc-es256", "cc-opaque"] {
@@ -1436,6 +1516,32 @@ async fn documents(conn: &mut Conn, jwks_path: &str) -> Result<(Reply, Bytes), S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_cpu_is_read_from_the_process_tree() {
+        // A command name with spaces and a parenthesis in it.
+        let stat = "4242 (tokio (x) 1) S 4200 4242 4242 0 -1 4194560 100 0 0 0 \
+                    731 269 0 0 20 0 9 0 1234 0 0";
+        assert_eq!(parse_process_stat(stat), Some((4242, 4200, 1000)));
+        assert_eq!(parse_process_stat("4242 (cut short) S 1"), None);
+        assert_eq!(parse_process_stat("no parenthesis"), None);
+        // gunicorn: a master (10) with two workers (11, 12), one of which
+        // has a child (13); 20 is a stranger, 1 the master's parent.
+        let processes = [
+            (1, 0, 1_000),
+            (10, 1, 5),
+            (11, 10, 100),
+            (12, 10, 200),
+            (13, 12, 7),
+            (20, 1, 50_000),
+        ];
+        assert_eq!(tree_ticks(&processes, 10), 312);
+        assert_eq!(tree_ticks(&processes, 12), 207);
+        assert_eq!(tree_ticks(&processes, 99), 0);
+        // This process exists, with some CPU time spent by now.
+        assert!(process_tree_ticks(std::process::id()).is_some());
+        assert_eq!(process_tree_ticks(u32::MAX), None);
+    }
 
     #[test]
     fn cpu_shares_come_from_proc_stat() {

@@ -73,6 +73,13 @@ pub struct Peer {
     data: PathBuf,
 }
 
+impl Peer {
+    /// The process the benchmark started (gunicorn's master, or node).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Peer {
     fn drop(&mut self) {
         // SIGTERM first: gunicorn's master then stops its workers.
