@@ -29,6 +29,11 @@ use std::path::{Path, PathBuf};
 
 use crate::store::DatabaseUrl;
 
+/// Seconds added to the key lifecycle's timings for the time a reload itself
+/// takes: a replica starts serving what the database holds a little after
+/// each `key_refresh_interval`, not on it.
+const RELOAD_SLACK: i64 = 1;
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: DatabaseUrl,
@@ -302,12 +307,13 @@ impl Settings {
     }
 
     /// The rotation schedule. A new key is published one JWKS cache lifetime
-    /// plus one reload interval before it signs: by then every replica serves
-    /// it and every relying party's cached JWKS has expired at least once.
+    /// plus one reload interval (and a second of slack) before it signs: by
+    /// then every replica serves it and every relying party's cached JWKS has
+    /// expired at least once.
     pub fn schedule(&self) -> crate::keys::lifecycle::Schedule {
         crate::keys::lifecycle::Schedule {
             period: self.key_rotation_period,
-            prepublish: self.jwks_max_age + self.key_refresh_interval,
+            prepublish: self.jwks_max_age + self.key_refresh_interval + RELOAD_SLACK,
             grace: self.retired_key_grace(),
         }
     }
@@ -315,7 +321,7 @@ impl Settings {
     /// How long a retired key stays in the JWKS: until the last token it
     /// signed has expired and every relying party's cached JWKS has too.
     pub fn retired_key_grace(&self) -> i64 {
-        self.access_token_ttl + self.jwks_max_age + self.key_refresh_interval
+        self.access_token_ttl + self.jwks_max_age + self.key_refresh_interval + RELOAD_SLACK
     }
 }
 

@@ -192,7 +192,9 @@ pub fn plan(keys: &[SigningKeyRow], alg: SigningAlg, schedule: Schedule, now: i6
     let age = now - active.activated_at.unwrap_or(active.created_at);
     match key_in_state(keys, alg, rows::STATE_NEXT) {
         None if age >= schedule.period - schedule.prepublish => Step::PublishNext,
-        Some(next) if age >= schedule.period && now - next.created_at >= schedule.prepublish => {
+        // Timestamps are whole seconds: a difference of n may be n − 1 s and
+        // a bit, so the successor waits for a difference above `prepublish`.
+        Some(next) if age >= schedule.period && now - next.created_at > schedule.prepublish => {
             Step::Promote {
                 active: active.kid.clone(),
                 next: next.kid.clone(),
@@ -321,8 +323,10 @@ mod tests {
         let next = key("n", rs, rows::STATE_NEXT, 900);
         let both = [active.clone(), next];
         assert_eq!(plan(&both, 999), Step::Nothing);
+        // Published at 900.999 and now 1000.0: not yet 100 s.
+        assert_eq!(plan(&both, 1_000), Step::Nothing);
         assert_eq!(
-            plan(&both, 1_000),
+            plan(&both, 1_001),
             Step::Promote {
                 active: "a".into(),
                 next: "n".into()
@@ -331,7 +335,8 @@ mod tests {
         // A successor published late waits its full pre-publication time.
         let late = [active.clone(), key("n", rs, rows::STATE_NEXT, 1_000)];
         assert_eq!(plan(&late, 1_050), Step::Nothing);
-        assert!(matches!(plan(&late, 1_100), Step::Promote { .. }));
+        assert_eq!(plan(&late, 1_100), Step::Nothing);
+        assert!(matches!(plan(&late, 1_101), Step::Promote { .. }));
         // Without a period, nothing is scheduled, but a missing key still is.
         let never = Schedule {
             period: 0,

@@ -45,6 +45,7 @@ pub struct KeyManager {
     keyring: RwLock<Keyring>,
     schedule: Schedule,
     current: RwLock<Arc<KeySet>>,
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl KeyManager {
@@ -82,6 +83,7 @@ impl KeyManager {
             keyring: RwLock::new(keyring),
             schedule,
             current: RwLock::new(Arc::new(empty)),
+            reloading: tokio::sync::Mutex::new(()),
         });
         manager.reload().await?;
         Ok(manager)
@@ -181,6 +183,9 @@ impl KeyManager {
     /// Re-reads the KEK files (a `keys rewrap` may have changed them), then
     /// rebuilds the cache from the database. Keys already unsealed are reused.
     pub async fn reload(&self) -> Result<(), KeyError> {
+        // One at a time (the timer's, a rotation's): two overlapping reloads
+        // could finish out of order and put the older key set back.
+        let _one_at_a_time = self.reloading.lock().await;
         let path = self.kek_file.clone();
         match tokio::task::spawn_blocking(move || Keyring::load_or_create(&path)).await {
             Ok(Ok(keyring)) => match self.keyring.write() {
@@ -238,35 +243,75 @@ impl KeyManager {
         Ok(revoked)
     }
 
-    /// One tick of the scheduler: advance rotation where due, then reload.
+    /// One step of the schedule: advance rotation where due, and reload at
+    /// once if that changed anything, so that this replica signs with the
+    /// key it promoted.
     pub async fn tick(&self) -> Result<(), KeyError> {
         let (keyring, schedule) = (self.keyring(), self.schedule);
         let mut spares = spares_where(&self.db, move |keys, alg| {
             lifecycle::plan(keys, alg, schedule, store::now()).needs_key()
         })
         .await?;
-        self.db
+        let changed = self
+            .db
             .write(move |conn| {
+                let mut changed = false;
                 for alg in SigningAlg::ALL {
                     let spare = &mut spares.remove(&alg);
-                    lifecycle::scheduled_step(conn, &keyring, alg, schedule, store::now(), spare)?;
+                    changed |= lifecycle::scheduled_step(
+                        conn,
+                        &keyring,
+                        alg,
+                        schedule,
+                        store::now(),
+                        spare,
+                    )?
+                    .is_some();
                 }
-                Ok::<_, KeyError>(())
+                Ok::<_, KeyError>(changed)
             })
             .await?;
-        self.reload().await
+        if changed {
+            self.reload().await?;
+        }
+        Ok(())
     }
 
-    /// Runs the scheduler every `interval` for as long as the server runs.
-    /// A failed tick (the database away, say) keeps the keys already loaded.
+    /// Reloads and runs the schedule every `interval` for as long as the
+    /// server runs. A failed round (the database away, say) keeps the keys
+    /// already loaded.
     pub async fn follow_database(self: Arc<Self>, interval: std::time::Duration) {
-        let mut ticker = tokio::time::interval(interval);
+        // Reloads keep their own timer. The pre-publication lead counts on
+        // every replica serving a new `next` key within one interval, and a
+        // scheduler tick can take longer than that: making an RSA key pair
+        // takes up to a second, more on a busy machine.
+        let reloads = self.clone();
+        tokio::spawn(every(interval, move || {
+            let keys = reloads.clone();
+            async move { keys.reload().await }
+        }));
+        every(interval, move || {
+            let keys = self.clone();
+            async move { keys.tick().await }
+        })
+        .await
+    }
+}
+
+/// Runs `round` every `interval` (the first one interval from now), forever.
+async fn every<F, Fut>(interval: std::time::Duration, round: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), KeyError>>,
+{
+    let mut ticker = tokio::time::interval(interval);
+    // A round that overran is not made up for with a burst of rounds.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    ticker.tick().await;
+    loop {
         ticker.tick().await;
-        loop {
-            ticker.tick().await;
-            if let Err(e) = self.tick().await {
-                tracing::error!(error = %e, "key maintenance failed; keeping the previous key set");
-            }
+        if let Err(e) = round().await {
+            tracing::error!(error = %e, "key maintenance failed; keeping the previous key set");
         }
     }
 }
