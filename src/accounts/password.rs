@@ -68,7 +68,7 @@ pub fn verify_password(stored: Option<&str>, password: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(hash) else {
         return false;
     };
-    verify_in_thread_memory(password.as_bytes(), &parsed) && real
+    verify_in_thread_memory(password.as_bytes(), &parsed).unwrap_or(false) && real
 }
 
 /// The most Argon2 memory a thread keeps between verifications (64 MiB);
@@ -88,44 +88,39 @@ thread_local! {
 /// output length come from the stored hash; the outputs are compared in
 /// constant time), with this thread's kept memory instead of a fresh
 /// allocation.
-fn verify_in_thread_memory(password: &[u8], hash: &PasswordHash<'_>) -> bool {
+fn verify_in_thread_memory(
+    password: &[u8],
+    hash: &PasswordHash<'_>,
+) -> argon2::password_hash::Result<bool> {
     let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
-        return false;
+        return Ok(false);
     };
-    let Ok(algorithm) = Algorithm::try_from(hash.algorithm) else {
-        return false;
-    };
-    let version = match hash.version.map(Version::try_from).transpose() {
-        Ok(v) => v.unwrap_or_default(),
-        Err(_) => return false,
-    };
-    let Ok(params) = Params::try_from(hash) else {
-        return false;
-    };
-    let mut salt_buf = [0u8; 64];
-    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
-        return false;
-    };
+    let version = hash.version.map(Version::try_from).transpose()?;
+    let params = Params::try_from(hash)?;
     let blocks = params.block_count();
-    let argon = Argon2::new(algorithm, version, params);
+    let argon = Argon2::new(
+        Algorithm::try_from(hash.algorithm)?,
+        version.unwrap_or_default(),
+        params,
+    );
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf)?;
     let mut computed = vec![0u8; expected.len()];
     let mut hash_into = |memory: &mut [Block]| {
-        argon
-            .hash_password_into_with_memory(password, salt, &mut computed, memory)
-            .is_ok()
+        argon.hash_password_into_with_memory(password, salt, &mut computed, memory)
     };
-    let hashed = if blocks > MAX_KEPT_BLOCKS {
-        hash_into(&mut vec![Block::default(); blocks])
+    if blocks > MAX_KEPT_BLOCKS {
+        hash_into(&mut vec![Block::default(); blocks])?;
     } else {
         MEMORY.with_borrow_mut(|memory| {
             if memory.len() < blocks {
                 memory.resize(blocks, Block::default());
             }
             hash_into(&mut memory[..blocks])
-        })
-    };
+        })?;
+    }
     // `Output`'s equality is constant-time.
-    hashed && Output::new(&computed).is_ok_and(|computed| computed == expected)
+    Ok(Output::new(&computed)? == expected)
 }
 
 /// Argon2id verifications run on their own threads, one per core, at a
