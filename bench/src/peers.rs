@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use hyper::Method;
 
-use crate::{free_port, Conn, PASSWORD};
+use crate::fixture::PASSWORD;
+use crate::http::Conn;
+use crate::server::free_port;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Target {
@@ -38,7 +40,9 @@ impl Target {
     }
 
     /// The Portcullis scenarios this peer has an equivalent of, and the
-    /// factor Portcullis must be ahead by (issue #6), if one is set.
+    /// factor Portcullis must be ahead by, if one is set: JWKS and
+    /// client_credentials ES256 at least 4× oidc-provider, RS256 1.5×,
+    /// refresh 10× Django+simplejwt (the targets BENCHMARKS.md measures).
     pub fn comparisons(self) -> &'static [(&'static str, Option<f64>)] {
         match self {
             Target::Portcullis => &[],
@@ -98,6 +102,20 @@ impl Drop for Peer {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.data);
     }
+}
+
+/// Where the peers' packages are installed, kept between runs:
+/// `bench-peers` in the cargo target directory.
+pub fn cache_dir() -> Result<PathBuf, String> {
+    let cache = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"))
+        .join("bench-peers");
+    // Absolute: the Django script runs from its data directory.
+    std::fs::create_dir_all(&cache).map_err(|e| format!("{}: {e}", cache.display()))?;
+    cache
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", cache.display()))
 }
 
 fn peers_dir() -> PathBuf {

@@ -1,0 +1,269 @@
+//! What each server is set up with before the clock starts: Portcullis is
+//! provisioned through its own CLI, the peers come configured
+//! (`bench/peers/*`); both yield a [`Fixture`] the scenarios read. Also the
+//! token requests that set up a scenario (a virtual user's first refresh
+//! token, the introspection token).
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use hyper::Method;
+use serde_json::Value;
+
+use crate::http::{basic, expect, form, header, json, Conn, Reply};
+use crate::peers::Target;
+use crate::server::Server;
+
+/// The benchmark user's password; the peers are configured with it too.
+pub const PASSWORD: &str = "benchmark password 1";
+
+/// The redirect URI of the authorization-code client: nothing listens
+/// there, the benchmark reads the code from the redirect itself.
+pub const CALLBACK: &str = "http://127.0.0.1:9/cb";
+
+/// What the server was provisioned with.
+pub struct Fixture {
+    pub target: Target,
+    pub clients: HashMap<&'static str, String>,
+    pub etag: String,
+    /// The JWKS and discovery documents as first fetched and checked: later
+    /// answers must be byte for byte the same (cheaper for the load
+    /// generator than parsing JSON on every response, and just as strict).
+    pub jwks: Bytes,
+    pub discovery: Bytes,
+    pub access_token: String,
+    pub port: u16,
+    /// The server's process: its CPU time (and its children's) is read
+    /// around each scenario.
+    pub pid: u32,
+}
+
+impl Fixture {
+    pub fn secret(&self, id: &str) -> &str {
+        self.clients.get(id).map(String::as_str).unwrap_or("")
+    }
+}
+
+/// Provisions the freshly started server (a user, one client per
+/// scenario), fetches the documents the scenarios compare against, and
+/// buys the token the introspection scenario asks about.
+pub async fn portcullis_fixture(server: &Server) -> Result<Fixture, String> {
+    let clients = provision(server)?;
+    let mut conn = Conn::open(server.port).await?;
+    let (jwks, discovery) = documents(&mut conn, "/.well-known/jwks.json").await?;
+    let etag = header(&jwks, "etag")?;
+    let jwks = jwks.body;
+    let mut fixture = Fixture {
+        target: Target::Portcullis,
+        clients,
+        etag,
+        jwks,
+        discovery,
+        access_token: String::new(),
+        port: server.port,
+        pid: server.pid(),
+    };
+    let tokens = password_tokens(&mut conn, &fixture, password_client(false), "openid").await?;
+    fixture.access_token = tokens["access_token"].as_str().unwrap_or("").to_owned();
+    Ok(fixture)
+}
+
+/// The benchmark user and one client per kind of token, through the
+/// server's own CLI; returns each client's secret.
+fn provision(server: &Server) -> Result<HashMap<&'static str, String>, String> {
+    server.cli(
+        &["user", "add", "bench", "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+    )?;
+    let mut clients = HashMap::new();
+    let specs: [(&str, &[&str]); 6] = [
+        (
+            "cc-rs256",
+            &[
+                "--grant-types",
+                "client_credentials",
+                "--scope",
+                "api",
+                "--signing-alg",
+                "RS256",
+            ],
+        ),
+        (
+            "cc-es256",
+            &[
+                "--grant-types",
+                "client_credentials",
+                "--scope",
+                "api",
+                "--signing-alg",
+                "ES256",
+            ],
+        ),
+        (
+            password_client(false),
+            &[
+                "--grant-types",
+                "password,refresh_token",
+                "--signing-alg",
+                "RS256",
+            ],
+        ),
+        (
+            password_client(true),
+            &[
+                "--grant-types",
+                "password,refresh_token",
+                "--signing-alg",
+                "ES256",
+            ],
+        ),
+        (
+            "rs",
+            &["--grant-types", "client_credentials", "--scope", "api"],
+        ),
+        (
+            "web",
+            &[
+                "--grant-types",
+                "authorization_code,refresh_token",
+                "--redirect-uri",
+                CALLBACK,
+            ],
+        ),
+    ];
+    for (id, flags) in specs {
+        let mut args = vec!["client", "add", id, "--json"];
+        args.extend_from_slice(flags);
+        let out: Value =
+            serde_json::from_str(&server.cli(&args, None)?).map_err(|e| e.to_string())?;
+        clients.insert(id, out["client_secret"].as_str().unwrap_or("").to_owned());
+    }
+    Ok(clients)
+}
+
+/// What a peer was configured with (`bench/peers/*`), plus a token for its
+/// introspection scenario.
+pub async fn peer_fixture(target: Target, port: u16, pid: u32) -> Result<Fixture, String> {
+    let (jwks, discovery) = match target {
+        Target::OidcProvider => {
+            let (jwks, discovery) = documents(&mut Conn::open(port).await?, "/jwks").await?;
+            (jwks.body, discovery)
+        }
+        _ => (Bytes::new(), Bytes::new()),
+    };
+    let mut f = Fixture {
+        target,
+        clients: HashMap::new(),
+        etag: String::new(),
+        jwks,
+        discovery,
+        access_token: String::new(),
+        port,
+        pid,
+    };
+    if target == Target::OidcProvider {
+        for id in ["cc-rs256", "cc-es256", "cc-opaque"] {
+            f.clients.insert(id, target.client_secret(id));
+        }
+        let mut conn = Conn::open(port).await?;
+        let r = conn
+            .send(
+                Method::POST,
+                "/token",
+                &[("authorization", &basic("cc-opaque", f.secret("cc-opaque")))],
+                Some("grant_type=client_credentials&scope=api".into()),
+            )
+            .await?;
+        expect(&r, 200)?;
+        f.access_token = json(&r)?["access_token"]
+            .as_str()
+            .ok_or("oidc-provider issued no access token")?
+            .to_owned();
+    }
+    Ok(f)
+}
+
+/// The JWKS answer and the discovery document, checked once: keys are
+/// there, and the issuer.
+async fn documents(conn: &mut Conn, jwks_path: &str) -> Result<(Reply, Bytes), String> {
+    let jwks = conn.send(Method::GET, jwks_path, &[], None).await?;
+    expect(&jwks, 200)?;
+    if json(&jwks)?["keys"].as_array().is_none_or(|k| k.is_empty()) {
+        return Err(format!("{jwks_path}: no keys"));
+    }
+    let discovery = conn
+        .send(Method::GET, "/.well-known/openid-configuration", &[], None)
+        .await?;
+    expect(&discovery, 200)?;
+    if json(&discovery)?["issuer"].as_str().is_none() {
+        return Err("discovery: no issuer".into());
+    }
+    Ok((jwks, discovery.body))
+}
+
+/// A password grant for the benchmark user (simplejwt's token view for
+/// Django); the token response.
+pub async fn password_tokens(
+    conn: &mut Conn,
+    f: &Fixture,
+    client: &str,
+    scope: &str,
+) -> Result<Value, String> {
+    if f.target == Target::Django {
+        // simplejwt's own dialect: no client, `access` and `refresh` back.
+        let body = form(&[("username", "bench"), ("password", PASSWORD)]);
+        let reply = conn
+            .send(Method::POST, "/api/token/", &[], Some(body))
+            .await?;
+        expect(&reply, 200)?;
+        return json(&reply);
+    }
+    let body = form(&[
+        ("grant_type", "password"),
+        ("username", "bench"),
+        ("password", PASSWORD),
+        ("scope", scope),
+    ]);
+    let reply = conn
+        .send(
+            Method::POST,
+            "/token",
+            &[("authorization", &basic(client, f.secret(client)))],
+            Some(body),
+        )
+        .await?;
+    expect(&reply, 200)?;
+    json(&reply)
+}
+
+/// The password-grant client whose tokens are signed with ES256 or RS256.
+pub fn password_client(es256: bool) -> &'static str {
+    if es256 {
+        "pw-es256"
+    } else {
+        "pw-rs256"
+    }
+}
+
+/// The refresh token a virtual user starts its chain with.
+pub async fn first_refresh_token(
+    conn: &mut Conn,
+    f: &Fixture,
+    es256: bool,
+    openid: bool,
+) -> Result<Option<String>, String> {
+    let client = password_client(es256);
+    // Without `openid` the password grant is plain OAuth: no ID token.
+    let scope = if openid { "openid" } else { "profile" };
+    Ok(refresh_token_of(
+        &password_tokens(conn, f, client, scope).await?,
+    ))
+}
+
+/// The refresh token in a token response (simplejwt calls it `refresh`).
+pub fn refresh_token_of(tokens: &Value) -> Option<String> {
+    tokens["refresh_token"]
+        .as_str()
+        .or_else(|| tokens["refresh"].as_str())
+        .map(str::to_owned)
+}
