@@ -4,12 +4,14 @@
 //! logged, and never turns a good request into an error.
 
 use crate::store::audit::{self as rows, AuditRow};
-use crate::store::{self, Db, DbConnection, StoreError};
+use crate::store::{Db, DbConnection, StoreError};
 
-/// Who acted: a person at the CLI, an admin API client, the scheduler, or
-/// the public (a login attempt).
+/// Records `action` on `subject` by `actor` at `at` (Unix seconds). The
+/// actor is a person at the CLI (`cli`), an admin API client
+/// (`admin:CLIENT`), the scheduler, or the public (a login attempt).
 pub fn record(
     conn: &mut DbConnection,
+    at: i64,
     actor: &str,
     action: &str,
     subject: &str,
@@ -19,7 +21,7 @@ pub fn record(
         conn,
         &AuditRow {
             id: crate::secrets::random_token(12),
-            at: store::now(),
+            at,
             actor: truncate(actor),
             action: action.to_owned(),
             subject: truncate(subject),
@@ -31,13 +33,14 @@ pub fn record(
 /// Records from async code, logging instead of failing.
 pub async fn record_async(
     db: &Db,
+    at: i64,
     actor: String,
     action: &'static str,
     subject: String,
     detail: String,
 ) {
     let result = db
-        .write(move |conn| record(conn, &actor, action, &subject, &detail))
+        .write(move |conn| record(conn, at, &actor, action, &subject, &detail))
         .await;
     if let Err(e) = result {
         tracing::warn!(error = %e, action, "could not write the audit event");
@@ -47,12 +50,13 @@ pub async fn record_async(
 /// Records from blocking code, logging instead of failing.
 pub fn record_or_log(
     conn: &mut DbConnection,
+    at: i64,
     actor: &str,
     action: &str,
     subject: &str,
     detail: &str,
 ) {
-    if let Err(e) = record(conn, actor, action, subject, detail) {
+    if let Err(e) = record(conn, at, actor, action, subject, detail) {
         tracing::warn!(error = %e, action, "could not write the audit event");
     }
 }

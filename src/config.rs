@@ -301,6 +301,19 @@ impl Settings {
         }
     }
 
+    /// The protocol layer's settings.
+    pub fn protocol(&self) -> crate::oauth::Protocol {
+        crate::oauth::Protocol {
+            issuer: self.issuer.clone(),
+            access_token_ttl: self.access_token_ttl,
+            refresh_token_ttl: self.refresh_token_ttl,
+            refresh_reuse_grace: self.refresh_reuse_grace,
+            code_ttl: self.code_ttl,
+            session_ttl: self.session_ttl,
+            login: self.login_policy(),
+        }
+    }
+
     /// Cookies get `Secure` whenever the issuer is served over https.
     pub fn secure_cookies(&self) -> bool {
         self.issuer.starts_with("https://")

@@ -1,7 +1,10 @@
 //! Portcullis: an OAuth 2.0 / OpenID Connect authorization server.
 //!
 //! Layers, each calling only those below it: `http` (actix-web) → `oauth`
-//! (protocol rules) → `keys` / `accounts` → `store` (diesel).
+//! (protocol rules) → `keys` / `accounts` → `store` (diesel). Beside them:
+//! `config`, `clock`, `events`, `audit`, `metrics`, `secrets`, `workers`
+//! (leaves every layer may use), `startup` (wires them) and `cli`.
+//! ARCHITECTURE.md at the top of the repository is the map.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -10,7 +13,9 @@
 pub mod accounts;
 pub mod audit;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod keys;
 pub mod metrics;
@@ -19,17 +24,3 @@ pub mod secrets;
 pub mod startup;
 pub mod store;
 pub mod workers;
-
-use std::sync::Arc;
-
-/// What every request handler and service needs, built once at start.
-pub struct Services {
-    pub settings: Arc<config::Settings>,
-    pub db: store::Db,
-    pub keys: Arc<keys::KeyManager>,
-    pub token_limiter: oauth::limiter::RateLimiter,
-    pub metrics: metrics::Metrics,
-    pub client_cache: oauth::clients::ClientCache,
-    /// The discovery document, serialised once: it only depends on settings.
-    pub discovery: std::sync::OnceLock<actix_web::web::Bytes>,
-}

@@ -8,10 +8,12 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 
+use crate::clock::Clock;
 use crate::config::Settings;
+use crate::http::State;
 use crate::keys::{KeyError, KeyManager};
+use crate::oauth::Context;
 use crate::store::{self, Db, StoreError};
-use crate::Services;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -29,7 +31,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
-    services: web::Data<Services>,
+    ctx: Arc<Context>,
 }
 
 impl Application {
@@ -39,14 +41,16 @@ impl Application {
             addr: settings.bind.to_string(),
             source,
         })?;
-        Self::from_listener(settings, listener).await
+        Self::from_listener(settings, listener, Clock::system()).await
     }
 
     /// Serves on an already bound listener (tests bind port 0 first, so the
-    /// issuer can name the real port).
+    /// issuer can name the real port), with `clock` as its time (tests give
+    /// one they can move).
     pub async fn from_listener(
         settings: Settings,
         listener: TcpListener,
+        clock: Clock,
     ) -> Result<Self, StartupError> {
         let port = listener
             .local_addr()
@@ -67,23 +71,32 @@ impl Application {
         tokio::task::spawn_blocking(crate::accounts::password::warm_up)
             .await
             .map_err(|e| StoreError::Task(e.to_string()))?;
-        let keys =
-            KeyManager::start(db.clone(), settings.kek_file.clone(), settings.schedule()).await?;
+        let keys = KeyManager::start(
+            db.clone(),
+            settings.kek_file.clone(),
+            settings.schedule(),
+            clock.clone(),
+        )
+        .await?;
         let refresh_every = Duration::from_secs(settings.key_refresh_interval as u64);
         tokio::spawn(keys.clone().follow_database(refresh_every));
-        tokio::spawn(housekeeping(db.clone()));
+        tokio::spawn(housekeeping(db.clone(), clock.clone()));
 
-        let token_limiter = crate::oauth::limiter::RateLimiter::new(settings.token_rate_limit);
-        let services = web::Data::new(Services {
-            settings: settings.clone(),
+        let ctx = Arc::new(Context {
+            protocol: settings.protocol(),
             db,
             keys,
-            token_limiter,
+            clients: Default::default(),
+            limiter: crate::oauth::limiter::RateLimiter::new(settings.token_rate_limit),
             metrics: crate::metrics::Metrics::default(),
-            client_cache: Default::default(),
-            discovery: Default::default(),
+            clock,
+            events: Default::default(),
         });
-        let data = services.clone();
+        let data = web::Data::new(State::new(
+            ctx.clone(),
+            settings.secure_cookies(),
+            settings.jwks_max_age,
+        ));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(crate::http::access_log))
@@ -96,20 +109,16 @@ impl Application {
             source,
         })?
         .run();
-        Ok(Application {
-            port,
-            server,
-            services,
-        })
+        Ok(Application { port, server, ctx })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// The services the server runs with (tests use them to seed data).
-    pub fn services(&self) -> web::Data<Services> {
-        self.services.clone()
+    /// The context the server runs with (tests use it to seed data).
+    pub fn context(&self) -> Arc<Context> {
+        self.ctx.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -119,18 +128,18 @@ impl Application {
 
 /// Deletes expired refresh tokens, sessions, codes and pending requests
 /// once an hour.
-async fn housekeeping(db: Db) {
+async fn housekeeping(db: Db, clock: Clock) {
     let mut ticker = tokio::time::interval(Duration::from_secs(3600));
     loop {
         ticker.tick().await;
+        let now = clock.now();
         let result = db
-            .write(|conn| {
-                let now = store::now();
+            .write(move |conn| {
                 Ok::<_, StoreError>(
                     store::refresh_tokens::delete_expired(conn, now)?
                         + store::sessions::delete_expired(conn, now)?
                         + store::authorization::delete_expired(conn, now)?
-                        + store::throttle::delete_expired_revocations(conn, now)?
+                        + store::revoked_tokens::delete_expired(conn, now)?
                         + store::throttle::delete_stale(conn, now - 86_400)?,
                 )
             })

@@ -5,7 +5,7 @@ use base64::Engine;
 use portcullis::keys::SigningAlg;
 use portcullis::oauth::authorize::{self, AuthorizeError};
 use portcullis::oauth::clients::{Client, GrantType};
-use portcullis::oauth::{form, Scope};
+use portcullis::oauth::{form, pkce, Scope};
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -25,7 +25,7 @@ fn client(redirects: Vec<String>) -> Client {
     )
 }
 
-fn request(redirect: &str, challenge: &str) -> Vec<(String, String)> {
+fn request(redirect: &str, challenge: &str) -> form::Params {
     [
         ("client_id", "app"),
         ("redirect_uri", redirect),
@@ -35,7 +35,8 @@ fn request(redirect: &str, challenge: &str) -> Vec<(String, String)> {
     ]
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
-    .collect()
+    .collect::<Vec<_>>()
+    .into()
 }
 
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -64,11 +65,11 @@ proptest! {
         other in "[A-Za-z0-9._~-]{43,128}",
     ) {
         let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        prop_assert!(authorize::verify_pkce(Some(&challenge), Some(&verifier)).is_ok());
+        prop_assert!(pkce::verify(Some(&challenge), Some(&verifier)).is_ok());
         if other != verifier {
-            prop_assert!(authorize::verify_pkce(Some(&challenge), Some(&other)).is_err());
+            prop_assert!(pkce::verify(Some(&challenge), Some(&other)).is_err());
         }
-        prop_assert!(authorize::verify_pkce(Some(&challenge), None).is_err());
+        prop_assert!(pkce::verify(Some(&challenge), None).is_err());
     }
 
     #[test]
@@ -107,7 +108,7 @@ proptest! {
         let has_control = pairs.iter().any(|(_, v)| v.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')));
         if !has_control {
             let expected: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            prop_assert_eq!(parsed.unwrap(), expected);
+            prop_assert_eq!(parsed.unwrap().into_pairs(), expected);
         }
     }
 }

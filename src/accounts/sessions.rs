@@ -1,10 +1,13 @@
 //! SSO sessions: one login serves every client until it expires or the user
 //! logs out. The browser holds a random id; the database only its SHA-256.
+//! Every way a session ends goes through [`end_session`], which tells the
+//! `SessionEnded` event once the end is committed.
 
+use crate::events::{Event, Events, SessionEndReason};
 use crate::secrets;
 use crate::store::sessions::{self as rows, SessionRow};
 use crate::store::users::{self, UserRow};
-use crate::store::{refresh_tokens, DbConnection, StoreError};
+use crate::store::{refresh_tokens, Db, DbConnection, StoreError};
 
 /// A live session and its (enabled) user.
 #[derive(Debug, Clone)]
@@ -12,6 +15,15 @@ pub struct LiveSession {
     pub id_hash: String,
     pub user: UserRow,
     pub auth_time: i64,
+}
+
+/// A session that was live until now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub id_hash: String,
+    pub user_id: String,
+    /// Refresh tokens born in it, revoked with it.
+    pub revoked: usize,
 }
 
 /// Starts a session for `user_id`; returns the cookie value.
@@ -56,9 +68,64 @@ pub fn find(
     }
 }
 
-/// Ends a session and revokes the refresh tokens born in it. Returns how
-/// many tokens were revoked.
-pub fn end(conn: &mut DbConnection, id_hash: &str, now: i64) -> Result<usize, StoreError> {
-    rows::end(conn, id_hash, now)?;
-    refresh_tokens::revoke_for_session(conn, id_hash, now)
+/// Ends a session and revokes the refresh tokens born in it. `None` when
+/// it was not live (already ended, expired or unknown).
+pub fn end(conn: &mut DbConnection, id_hash: &str, now: i64) -> Result<Option<Ended>, StoreError> {
+    let live = rows::find_live(conn, id_hash, now)?;
+    let ended = rows::end(conn, id_hash, now)?;
+    let revoked = refresh_tokens::revoke_for_session(conn, id_hash, now)?;
+    Ok(live.filter(|_| ended).map(|row| Ended {
+        id_hash: row.id_hash,
+        user_id: row.user_id,
+        revoked,
+    }))
+}
+
+/// Ends a session from async code and tells who listens.
+pub async fn end_session(
+    db: &Db,
+    events: &Events,
+    id_hash: String,
+    now: i64,
+    reason: SessionEndReason,
+) -> Result<Option<Ended>, StoreError> {
+    let ended = db.write(move |conn| end(conn, &id_hash, now)).await?;
+    if let Some(e) = &ended {
+        announce(events, e, reason);
+    }
+    Ok(ended)
+}
+
+/// Starts a session for `user_id` in a browser, ending the one it had
+/// (`previous`: that session's cookie value), so a login never inherits a
+/// session it did not make (no fixation). Returns the new cookie value.
+pub async fn start(
+    db: &Db,
+    events: &Events,
+    user_id: String,
+    previous: Option<String>,
+    now: i64,
+    ttl: i64,
+) -> Result<String, StoreError> {
+    let (value, replaced) = db
+        .write(move |conn| {
+            let replaced = match previous {
+                Some(cookie) => end(conn, &secrets::sha256_hex(&cookie), now)?,
+                None => None,
+            };
+            Ok::<_, StoreError>((create(conn, &user_id, now, ttl)?, replaced))
+        })
+        .await?;
+    if let Some(e) = &replaced {
+        announce(events, e, SessionEndReason::Replaced);
+    }
+    Ok(value)
+}
+
+fn announce(events: &Events, ended: &Ended, reason: SessionEndReason) {
+    events.emit(Event::SessionEnded {
+        session: ended.id_hash.clone(),
+        user_id: ended.user_id.clone(),
+        reason,
+    });
 }

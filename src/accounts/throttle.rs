@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::store::{self, throttle as rows, Db, DbConnection, StoreError};
+use crate::store::{throttle as rows, Db, DbConnection, StoreError};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -48,13 +48,12 @@ pub fn keys(username: &str, address: Option<&str>) -> Keys {
     }
 }
 
-pub async fn check(db: &Db, policy: &Policy, keys: &Keys) -> Result<Verdict, StoreError> {
+pub async fn check(db: &Db, policy: &Policy, keys: &Keys, now: i64) -> Result<Verdict, StoreError> {
     if !policy.enabled() {
         return Ok(Verdict::Allow);
     }
     let (user, address, policy) = (keys.user.clone(), keys.address.clone(), *policy);
     db.run(move |conn| {
-        let now = store::now();
         let since = now - policy.window;
         let (user_failures, user_last) = rows::failures(conn, &user, since)?;
         let (addr_failures, addr_last) = match &address {
@@ -85,11 +84,11 @@ pub fn record(
     policy: &Policy,
     keys: &Keys,
     success: bool,
+    now: i64,
 ) -> Result<(), StoreError> {
     if !policy.enabled() {
         return Ok(());
     }
-    let now = store::now();
     for key in std::iter::once(&keys.user).chain(keys.address.as_ref()) {
         if success {
             rows::reset(conn, key)?;

@@ -3,7 +3,8 @@
 use clap::Subcommand;
 
 use super::{human_time, print_table, CliError};
-use crate::store::{self, audit as rows, Db};
+use crate::clock::Clock;
+use crate::store::{audit as rows, Db};
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -51,7 +52,7 @@ fn bad_since(value: &str) -> CliError {
 pub fn run(command: &AuditCommand, db: &Db) -> Result<(), CliError> {
     let AuditCommand::List { since, limit, json } = command;
     let since = match since {
-        Some(s) => parse_since(s, store::now())?,
+        Some(s) => parse_since(s, Clock::system().now())?,
         None => 0,
     };
     let mut conn = db.conn()?;

@@ -4,10 +4,10 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{print_table, read_secret, CliError};
-use crate::audit;
+use crate::clock::Clock;
 use crate::keys::SigningAlg;
 use crate::oauth::clients::{self, Client, GrantType, NewClient};
-use crate::store::{self, Db};
+use crate::store::Db;
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
@@ -35,7 +35,7 @@ pub enum ClientCommand {
         #[arg(long)]
         consent: bool,
         /// Scopes the client may ask for (space-separated).
-        #[arg(long, default_value = "openid profile email")]
+        #[arg(long, default_value = clients::DEFAULT_SCOPE)]
         scope: String,
         /// `aud` of its access tokens (default: the issuer).
         #[arg(long)]
@@ -60,6 +60,7 @@ pub enum ClientCommand {
 
 pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
     let mut conn = db.conn()?;
+    let now = Clock::system().now();
     match command {
         ClientCommand::Add {
             client_id,
@@ -75,10 +76,10 @@ pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
             secret_stdin,
             json,
         } => {
-            let grant_types = match (grant_types.is_empty(), redirect_uris.is_empty()) {
-                (false, _) => grant_types.clone(),
-                (true, false) => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-                (true, true) => vec![GrantType::Password, GrantType::RefreshToken],
+            let grant_types = if grant_types.is_empty() {
+                NewClient::default_grant_types(redirect_uris)
+            } else {
+                grant_types.clone()
             };
             let secret = if *secret_stdin {
                 Some(read_secret("client secret", true)?)
@@ -100,14 +101,9 @@ pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
                     consent: *consent,
                     post_logout_redirect_uris: post_logout_redirect_uris.clone(),
                 },
-            )?;
-            audit::record_or_log(
-                &mut conn,
                 "cli",
-                "client.created",
-                &registered.client.client_id,
-                "",
-            );
+                now,
+            )?;
             let generated = registered.secret.filter(|_| !*secret_stdin);
             if *json {
                 let mut out = registered.client.summary();
@@ -156,10 +152,9 @@ pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
             }
         }
         ClientCommand::Remove { client_id } => {
-            if !store::clients::delete(&mut conn, client_id)? {
+            if !clients::remove(&mut conn, client_id, "cli", now)? {
                 return Err(CliError(format!("no client named {client_id}")));
             }
-            audit::record_or_log(&mut conn, "cli", "client.removed", client_id, "");
             println!("removed client {client_id}");
         }
     }

@@ -3,10 +3,11 @@
 use clap::Subcommand;
 
 use super::{human_time, print_table, CliError};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::keys::kek::{self, sibling};
 use crate::keys::{lifecycle, Keyring, SigningAlg};
-use crate::store::{self, keys as rows, Db};
+use crate::store::{keys as rows, Db};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -39,9 +40,9 @@ pub fn run(
     kek: impl Fn() -> Result<Keyring, CliError>,
 ) -> Result<(), CliError> {
     let mut conn = db.conn()?;
+    let now = Clock::system().now();
     match command {
         KeysCommand::List { json } => {
-            let now = store::now();
             let list = rows::list(&mut conn)?;
             let published = |k: &rows::SigningKeyRow| lifecycle::is_published(k, now);
             if *json {
@@ -56,8 +57,8 @@ pub fn run(
                     .map(|k| {
                         vec![
                             k.kid.clone(),
-                            k.alg.clone(),
-                            k.state.clone(),
+                            k.alg.to_string(),
+                            k.state.to_string(),
                             if published(k) { "yes" } else { "no" }.into(),
                             human_time(Some(k.created_at)),
                             human_time(k.publish_until),
@@ -90,6 +91,7 @@ pub fn run(
                     alg,
                     settings.retired_key_grace(),
                     "cli",
+                    now,
                     &mut None,
                 )?;
                 println!("{alg}: new active key {kid}");
@@ -111,7 +113,7 @@ pub fn run(
             // before any row is sealed under it: no step can strand a key.
             let new = kek::generate();
             new.save_new(&next_path)?;
-            let count = lifecycle::rewrap(&mut conn, &old, &Keyring::single(new))?;
+            let count = lifecycle::rewrap(&mut conn, &old, &Keyring::single(new), "cli", now)?;
             std::fs::rename(path, &previous_path)?;
             std::fs::rename(&next_path, path)?;
             println!(
@@ -125,7 +127,7 @@ pub fn run(
         }
         KeysCommand::Revoke { kid } => {
             let kek = kek()?;
-            let revoked = lifecycle::revoke(&mut conn, &kek, kid, "cli", &mut None)?;
+            let revoked = lifecycle::revoke(&mut conn, &kek, kid, "cli", now, &mut None)?;
             println!("revoked {} key {}", revoked.alg, revoked.kid);
             if let Some(new) = revoked.replaced_by {
                 println!("{}: new active key {new}", revoked.alg);

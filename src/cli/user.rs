@@ -4,7 +4,7 @@ use clap::Subcommand;
 
 use super::{human_time, print_table, read_secret, CliError};
 use crate::accounts::{self, NewUser};
-use crate::audit;
+use crate::clock::Clock;
 use crate::store::{users, Db};
 
 #[derive(Debug, Subcommand)]
@@ -37,6 +37,7 @@ pub enum UserCommand {
 
 pub fn run(command: &UserCommand, db: &Db) -> Result<(), CliError> {
     let mut conn = db.conn()?;
+    let now = Clock::system().now();
     match command {
         UserCommand::Add {
             username,
@@ -53,8 +54,9 @@ pub fn run(command: &UserCommand, db: &Db) -> Result<(), CliError> {
                     name: name.as_deref(),
                     password: &password,
                 },
+                "cli",
+                now,
             )?;
-            audit::record_or_log(&mut conn, "cli", "user.created", &user.username, &user.id);
             println!("created user {} (sub {})", user.username, user.id);
         }
         UserCommand::List { json } => {
@@ -79,8 +81,7 @@ pub fn run(command: &UserCommand, db: &Db) -> Result<(), CliError> {
             }
         }
         UserCommand::Disable { username } => {
-            let revoked = accounts::disable_user(&mut conn, username)?;
-            audit::record_or_log(&mut conn, "cli", "user.disabled", username, "");
+            let revoked = accounts::disable_user(&mut conn, username, "cli", now)?;
             println!("disabled user {username}; {revoked} refresh token(s) revoked");
         }
         UserCommand::SetPassword {
@@ -91,8 +92,7 @@ pub fn run(command: &UserCommand, db: &Db) -> Result<(), CliError> {
                 return Err(CliError(format!("no user named {username}")));
             }
             let password = read_secret("password", *password_stdin)?;
-            accounts::set_password(&mut conn, username, &password)?;
-            audit::record_or_log(&mut conn, "cli", "user.password_set", username, "");
+            accounts::set_password(&mut conn, username, &password, "cli", now)?;
             println!("password of {username} changed; its refresh tokens were revoked");
         }
     }

@@ -1,10 +1,26 @@
-//! The one mapping from `oauth::Error` to an HTTP response (RFC 6749 §5.2).
+//! One renderer per kind of answer, each the only place its status table
+//! and body live, and each logging a server-side failure once, with its
+//! cause, where the response is made:
+//!
+//! - [`OAuthError`]: RFC 6749 §5.2 JSON, at `/token`, `/introspect`, `/revoke`;
+//! - [`BearerError`]: RFC 6750 §3 (`WWW-Authenticate: Bearer`), at `/userinfo`
+//!   and for the admin API's token;
+//! - [`PageError`]: a readable HTML page, for the browser flows;
+//! - [`AdminError`]: the admin API's JSON problems.
+
+use std::borrow::Cow;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use serde_json::json;
 
+use super::pages;
+use crate::accounts::AccountError;
+use crate::keys::KeyError;
+use crate::oauth::clients::RegistrationError;
 use crate::oauth::{Error, ErrorCode};
+use crate::store::StoreError;
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
@@ -26,7 +42,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     }
 }
 
-/// Newtype so the actix trait can be implemented here, outside `oauth`.
+/// An `oauth::Error` as RFC 6749 §5.2 JSON. (Its cause, for a server
+/// error, was logged where it became an `oauth::Error`: `oauth::error`.)
 #[derive(Debug)]
 pub struct OAuthError(pub Error);
 
@@ -39,12 +56,6 @@ impl From<Error> for OAuthError {
 impl std::fmt::Display for OAuthError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
-    }
-}
-
-impl From<OAuthError> for HttpResponse {
-    fn from(e: OAuthError) -> Self {
-        e.error_response()
     }
 }
 
@@ -70,5 +81,269 @@ impl ResponseError for OAuthError {
             error: self.0.code.as_str(),
             error_description: self.0.description.as_deref(),
         })
+    }
+}
+
+/// An RFC 6750 §3 answer: `None` when no token came at all (a bare
+/// challenge), else the error the challenge names.
+#[derive(Debug)]
+pub struct BearerError(pub Option<Error>);
+
+impl From<Error> for BearerError {
+    fn from(e: Error) -> Self {
+        BearerError(Some(e))
+    }
+}
+
+impl From<StoreError> for BearerError {
+    fn from(e: StoreError) -> Self {
+        BearerError(Some(e.into()))
+    }
+}
+
+impl std::fmt::Display for BearerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(e) => e.fmt(f),
+            None => f.write_str("no bearer token"),
+        }
+    }
+}
+
+impl ResponseError for BearerError {
+    fn status_code(&self) -> StatusCode {
+        self.0
+            .as_ref()
+            .map_or(StatusCode::UNAUTHORIZED, |e| status_of(e.code))
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let Some(error) = &self.0 else {
+            return HttpResponse::Unauthorized()
+                .insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="portcullis""#))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish();
+        };
+        // A failure on our side is not the token's fault: the OAuth body,
+        // without a challenge that would send the client for a new token.
+        if !matches!(
+            error.code,
+            ErrorCode::InvalidToken | ErrorCode::InsufficientScope | ErrorCode::InvalidRequest
+        ) {
+            return OAuthError(error.clone()).error_response();
+        }
+        let description = error.description.as_deref().unwrap_or("");
+        let challenge = format!(
+            r#"Bearer realm="portcullis", error="{}", error_description="{}""#,
+            error.code.as_str(),
+            description.replace(['"', '\\'], "")
+        );
+        HttpResponse::build(self.status_code())
+            .insert_header((header::WWW_AUTHENTICATE, challenge))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(json!({"error": error.code.as_str(), "error_description": description}))
+    }
+}
+
+/// A browser flow's failure, as a readable page.
+#[derive(Debug)]
+pub enum PageError {
+    /// The request cannot be served as sent: a 400 page saying why.
+    BadRequest {
+        title: &'static str,
+        message: Cow<'static, str>,
+    },
+    /// A sign-in page that expired or was opened in another browser.
+    Expired,
+    /// The database cannot be reached (503). The cause goes to the log.
+    Unavailable(String),
+    /// Anything else that is our fault (500). The cause goes to the log.
+    Internal(String),
+}
+
+impl PageError {
+    pub fn sign_in(message: impl Into<Cow<'static, str>>) -> Self {
+        PageError::BadRequest {
+            title: "Cannot sign in",
+            message: message.into(),
+        }
+    }
+
+    pub fn sign_out(message: impl Into<Cow<'static, str>>) -> Self {
+        PageError::BadRequest {
+            title: "Cannot sign out",
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => PageError::Unavailable(e.to_string()),
+            other => PageError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PageError::BadRequest { message, .. } => f.write_str(message),
+            PageError::Expired => f.write_str("the sign-in page has expired"),
+            PageError::Unavailable(cause) | PageError::Internal(cause) => f.write_str(cause),
+        }
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            PageError::BadRequest { .. } | PageError::Expired => StatusCode::BAD_REQUEST,
+            PageError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            PageError::BadRequest { title, message } => {
+                pages::error(self.status_code(), title, message)
+            }
+            PageError::Expired => pages::error(
+                self.status_code(),
+                "Cannot sign in",
+                "This sign-in page has expired or was opened in another browser. Go back to the application and start again.",
+            ),
+            PageError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "page unavailable: database error");
+                pages::error(
+                    self.status_code(),
+                    "Temporarily unavailable",
+                    "Portcullis cannot complete this request right now. Please try again in a moment.",
+                )
+            }
+            PageError::Internal(cause) => {
+                tracing::error!(error = %cause, "page failed");
+                pages::error(
+                    self.status_code(),
+                    "Something went wrong",
+                    "Portcullis could not complete this request. The error has been logged.",
+                )
+            }
+        }
+    }
+}
+
+/// The admin API's answers when something is not as asked.
+#[derive(Debug)]
+pub enum AdminError {
+    /// The bearer token is missing, invalid or lacks the admin scope.
+    Token(BearerError),
+    NotFound(String),
+    Conflict(String),
+    Invalid(String),
+    /// The database cannot be reached (503). The cause goes to the log.
+    Unavailable(String),
+    /// Anything else that is our fault (500). The cause goes to the log.
+    Internal(String),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => AdminError::Unavailable(e.to_string()),
+            other => AdminError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<KeyError> for AdminError {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::Store(s) => s.into(),
+            KeyError::UnknownKid(kid) => AdminError::NotFound(format!("no signing key {kid}")),
+            other => AdminError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<AccountError> for AdminError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Exists(name) => {
+                AdminError::Conflict(format!("user {name} already exists"))
+            }
+            AccountError::NotFound(name) => AdminError::NotFound(format!("no user named {name}")),
+            AccountError::Store(s) => s.into(),
+            other => AdminError::Invalid(other.to_string()),
+        }
+    }
+}
+
+impl From<RegistrationError> for AdminError {
+    fn from(e: RegistrationError) -> Self {
+        match e {
+            RegistrationError::Exists(id) => {
+                AdminError::Conflict(format!("client {id} already exists"))
+            }
+            RegistrationError::Invalid(m) => AdminError::Invalid(m),
+            RegistrationError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for AdminError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdminError::Token(e) => e.fmt(f),
+            AdminError::NotFound(m)
+            | AdminError::Conflict(m)
+            | AdminError::Invalid(m)
+            | AdminError::Unavailable(m)
+            | AdminError::Internal(m) => f.write_str(m),
+        }
+    }
+}
+
+/// The admin API's JSON problem body.
+pub fn problem(status: StatusCode, error: &str, description: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({"error": error, "error_description": description}))
+}
+
+impl ResponseError for AdminError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AdminError::Token(e) => e.status_code(),
+            AdminError::NotFound(_) => StatusCode::NOT_FOUND,
+            AdminError::Conflict(_) => StatusCode::CONFLICT,
+            AdminError::Invalid(_) => StatusCode::BAD_REQUEST,
+            AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        match self {
+            AdminError::Token(e) => e.error_response(),
+            AdminError::NotFound(m) => problem(status, "not_found", m),
+            AdminError::Conflict(m) => problem(status, "conflict", m),
+            AdminError::Invalid(m) => problem(status, "invalid_request", m),
+            AdminError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "admin API: database unavailable");
+                problem(
+                    status,
+                    "temporarily_unavailable",
+                    "the database cannot be reached",
+                )
+            }
+            AdminError::Internal(cause) => {
+                tracing::error!(error = %cause, "admin API failed");
+                problem(status, "server_error", "the request could not be completed")
+            }
+        }
     }
 }

@@ -1,132 +1,56 @@
-//! actix-web only: extract the request, call a service, render the response.
+//! actix-web only: extract the request, call the protocol layer, render
+//! the response. No decision is made here that a CLI, the admin API or the
+//! console would have to make again.
+//!
+//! - `oauth/`: the OAuth and OpenID endpoints (JSON);
+//! - `pages/`: the browser's pages (login, consent);
+//! - `admin/`: the admin API;
+//! - `extract.rs`, `errors.rs`: reading requests, rendering failures.
 
+pub mod access_log;
 pub mod admin;
-pub mod authorize;
 pub mod errors;
-pub mod forms;
-pub mod login;
-pub mod logout;
+pub mod extract;
+pub mod oauth;
 pub mod ops;
 pub mod pages;
-pub mod token;
-pub mod userinfo;
-pub mod wellknown;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
+use std::sync::{Arc, OnceLock};
+
 use actix_web::web;
+
+pub use access_log::access_log;
+
+/// What the handlers share: the protocol layer's context, and what only
+/// HTTP needs (cookie and cache settings, the serialised discovery document).
+pub struct State {
+    pub ctx: Arc<crate::oauth::Context>,
+    /// Cookies get `Secure` whenever the issuer is served over https.
+    pub secure_cookies: bool,
+    /// `Cache-Control: max-age` of the JWKS.
+    pub jwks_max_age: i64,
+    /// The discovery document, serialised once: it only depends on settings.
+    discovery: OnceLock<web::Bytes>,
+}
+
+impl State {
+    pub fn new(ctx: Arc<crate::oauth::Context>, secure_cookies: bool, jwks_max_age: i64) -> Self {
+        State {
+            ctx,
+            secure_cookies,
+            jwks_max_age,
+            discovery: OnceLock::new(),
+        }
+    }
+}
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(pages::index)
         .service(ops::healthz)
         .service(ops::readyz)
         .service(ops::metrics)
-        .service(wellknown::jwks)
-        .service(wellknown::openid_configuration)
-        .service(wellknown::oauth_authorization_server)
-        .service(token::token)
-        .service(token::introspect)
-        .service(token::revoke)
-        .service(authorize::authorize_get)
-        .service(authorize::authorize_post)
-        .service(authorize::authorize_continue)
-        .service(login::login_form)
-        .service(login::login_submit)
-        .service(login::consent_form)
-        .service(login::consent_submit)
-        .service(
-            web::resource("/userinfo")
-                .route(web::get().to(userinfo::userinfo_get))
-                .route(web::post().to(userinfo::userinfo_post)),
-        )
-        .service(
-            web::resource("/logout")
-                .route(web::get().to(logout::logout_get))
-                .route(web::post().to(logout::logout_post)),
-        )
+        .configure(oauth::routes)
+        .configure(pages::routes)
         .configure(admin::routes)
         .default_service(web::to(pages::not_found));
-}
-
-/// An id for a request that came without one: unique, not secret, so it
-/// costs no system call (a `getrandom` per request was 1–2 % of the server's
-/// CPU on the JWKS). A random start per process, so that replicas differ,
-/// plus a counter, through splitmix64's mixer: a bijection, so no two
-/// requests of one process get the same id.
-fn new_request_id() -> String {
-    use rand_core::RngCore;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    static COUNT: AtomicU64 = AtomicU64::new(0);
-    let start = *START.get_or_init(|| rand_core::OsRng.next_u64());
-    let n = COUNT.fetch_add(1, Ordering::Relaxed);
-    let mut z = start.wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    format!("{:016x}", z ^ (z >> 31))
-}
-
-/// Gives every request an id (the caller's `X-Request-Id` when it is sane,
-/// else a new one), logs method, route, status and latency inside a span
-/// carrying that id — never the query string, which may hold codes or
-/// tokens — and counts the request in the metrics.
-pub async fn access_log(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    use tracing::Instrument;
-    let started = std::time::Instant::now();
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .map(str::to_owned)
-        .unwrap_or_else(new_request_id);
-    let method = req.method().clone();
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let services = req.app_data::<web::Data<crate::Services>>().cloned();
-    let span = tracing::info_span!("request", request_id = %request_id);
-    let mut res = next.call(req).instrument(span.clone()).await?;
-    let status = res.status().as_u16();
-    let elapsed = started.elapsed();
-    if let Some(services) = services {
-        services
-            .metrics
-            .observe_request(&route, method.as_str(), status, elapsed);
-    }
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id) {
-        res.headers_mut().insert(
-            actix_web::http::header::HeaderName::from_static("x-request-id"),
-            value,
-        );
-    }
-    span.in_scope(|| {
-        tracing::info!(%method, route = %route, status, micros = elapsed.as_micros() as u64, "request");
-    });
-    Ok(res)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn request_ids_are_distinct_hex_of_one_length() {
-        let ids: Vec<String> = (0..100_000).map(|_| super::new_request_id()).collect();
-        assert!(ids
-            .iter()
-            .all(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit())));
-        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
-        assert_eq!(distinct.len(), ids.len());
-        // Consecutive ids do not look consecutive: they share no long prefix.
-        let alike = ids.windows(2).filter(|w| w[0][..8] == w[1][..8]).count();
-        assert!(alike < 10, "{alike} neighbours share 8 hex digits");
-    }
 }

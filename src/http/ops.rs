@@ -3,8 +3,7 @@
 use actix_web::{get, web, HttpResponse};
 use serde_json::json;
 
-use crate::store::StoreError;
-use crate::Services;
+use super::State;
 
 /// GET /healthz — the process is up and answering.
 #[get("/healthz")]
@@ -16,18 +15,9 @@ pub async fn healthz() -> HttpResponse {
 
 /// GET /readyz — the database answers and signing keys are loaded.
 #[get("/readyz")]
-pub async fn readyz(services: web::Data<Services>) -> HttpResponse {
-    let database = services
-        .db
-        .run(|conn| {
-            use diesel::RunQueryDsl;
-            diesel::sql_query("SELECT 1")
-                .execute(conn)
-                .map_err(StoreError::from)
-        })
-        .await
-        .is_ok();
-    let keys = services.keys.ready();
+pub async fn readyz(state: web::Data<State>) -> HttpResponse {
+    let database = state.ctx.db.ping().await;
+    let keys = state.ctx.keys.ready();
     let body = json!({"status": if database && keys { "ready" } else { "unavailable" }, "database": database, "keys": keys});
     let mut res = if database && keys {
         HttpResponse::Ok()
@@ -39,10 +29,10 @@ pub async fn readyz(services: web::Data<Services>) -> HttpResponse {
 
 /// GET /metrics — Prometheus text format.
 #[get("/metrics")]
-pub async fn metrics(services: web::Data<Services>) -> HttpResponse {
-    let ages = services.keys.active_key_ages(crate::store::now());
+pub async fn metrics(state: web::Data<State>) -> HttpResponse {
+    let ages = state.ctx.keys.active_key_ages(state.ctx.now());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .insert_header(("cache-control", "no-store"))
-        .body(services.metrics.render(&ages))
+        .body(state.ctx.metrics.render(&ages))
 }

@@ -93,6 +93,10 @@ impl Kek {
             std::fs::create_dir_all(dir)
                 .map_err(|e| KeyError::Kek(format!("cannot create {}: {e}", dir.display())))?;
         }
+        // Written in full under a temporary name, then linked into place:
+        // a process starting at the same moment sees either no file or a
+        // whole one, never the half-written file it would refuse.
+        let temporary = sibling(path, &format!(".tmp-{}", crate::secrets::random_token(8)));
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -100,12 +104,18 @@ impl Kek {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        match options.open(path) {
-            Ok(mut file) => {
-                file.write_all(Zeroizing::new(STANDARD.encode(bytes)).as_bytes())
-                    .and_then(|_| file.write_all(b"\n"))
-                    .and_then(|_| file.sync_all())
-                    .map_err(|e| KeyError::Kek(format!("cannot write {}: {e}", path.display())))?;
+        let cannot_write =
+            |e: std::io::Error| KeyError::Kek(format!("cannot write {}: {e}", temporary.display()));
+        let mut file = options.open(&temporary).map_err(cannot_write)?;
+        let written = file
+            .write_all(Zeroizing::new(STANDARD.encode(bytes)).as_bytes())
+            .and_then(|_| file.write_all(b"\n"))
+            .and_then(|_| file.sync_all());
+        drop(file);
+        let linked = written.and_then(|_| std::fs::hard_link(&temporary, path));
+        let _ = std::fs::remove_file(&temporary);
+        match linked {
+            Ok(()) => {
                 tracing::info!(path = %path.display(), "created a new key-encryption key");
                 Ok(Self::from_bytes(bytes))
             }

@@ -12,8 +12,8 @@ use serde::Serialize;
 use super::material::{self, GeneratedKey, SigningAlg};
 use super::{KeyError, Keyring};
 use crate::audit;
-use crate::store::keys::{self as rows, SigningKeyRow};
-use crate::store::{self, DbConnection, StoreError};
+use crate::store::keys::{self as rows, KeyState, SigningKeyRow};
+use crate::store::{DbConnection, StoreError};
 
 /// When scheduled rotation happens.
 #[derive(Debug, Clone, Copy)]
@@ -31,18 +31,18 @@ pub struct Schedule {
 fn sealed_row(
     keyring: &Keyring,
     key: GeneratedKey,
-    state: &str,
+    state: KeyState,
     now: i64,
 ) -> Result<SigningKeyRow, KeyError> {
     let sealed = keyring.seal(&key.kid, &key.private_der)?;
     Ok(SigningKeyRow {
         kid: key.kid,
-        alg: key.alg.as_str().to_owned(),
-        state: state.to_owned(),
+        alg: key.alg,
+        state,
         public_jwk: key.public_jwk,
         sealed_private: sealed,
         created_at: now,
-        activated_at: (state == rows::STATE_ACTIVE).then_some(now),
+        activated_at: (state == KeyState::Active).then_some(now),
         retired_at: None,
         publish_until: None,
     })
@@ -69,36 +69,35 @@ pub fn rotate(
     alg: SigningAlg,
     grace: i64,
     actor: &str,
+    now: i64,
     spare: &mut Option<GeneratedKey>,
 ) -> Result<String, KeyError> {
     // Generated before the transaction: RSA generation must not hold the
     // database's write lock.
     let key = fresh_key(alg, spare)?;
-    let now = store::now();
-    let row = sealed_row(keyring, key, rows::STATE_ACTIVE, now)?;
+    let row = sealed_row(keyring, key, KeyState::Active, now)?;
     let retired = rows::activate(conn, &row, now + grace)?;
     for kid in &retired {
-        audit::record_or_log(conn, actor, "key.retired", kid, alg.as_str());
+        audit::record_or_log(conn, now, actor, "key.retired", kid, alg.as_str());
     }
-    audit::record_or_log(conn, actor, "key.activated", &row.kid, alg.as_str());
+    audit::record_or_log(conn, now, actor, "key.activated", &row.kid, alg.as_str());
     tracing::info!(kid = %row.kid, alg = %alg, "signing key activated");
     Ok(row.kid)
 }
 
 /// The key that signs for `alg` among `keys`, if any.
 pub fn active_key(keys: &[SigningKeyRow], alg: SigningAlg) -> Option<&SigningKeyRow> {
-    key_in_state(keys, alg, rows::STATE_ACTIVE)
+    key_in_state(keys, alg, KeyState::Active)
 }
 
 /// The key of `alg` in `state` (at most one: unique indexes say so for
 /// `active` and `next`).
-fn key_in_state<'k>(
-    keys: &'k [SigningKeyRow],
+fn key_in_state(
+    keys: &[SigningKeyRow],
     alg: SigningAlg,
-    state: &str,
-) -> Option<&'k SigningKeyRow> {
-    keys.iter()
-        .find(|k| k.alg == alg.as_str() && k.state == state)
+    state: KeyState,
+) -> Option<&SigningKeyRow> {
+    keys.iter().find(|k| k.alg == alg && k.state == state)
 }
 
 /// Makes sure `alg` has an active key; returns the kid it generated, if any.
@@ -107,12 +106,13 @@ pub fn ensure_active(
     keyring: &Keyring,
     alg: SigningAlg,
     actor: &str,
+    now: i64,
     spare: &mut Option<GeneratedKey>,
 ) -> Result<Option<String>, KeyError> {
     if active_key(&rows::list(conn)?, alg).is_some() {
         return Ok(None);
     }
-    match rotate(conn, keyring, alg, 0, actor, spare) {
+    match rotate(conn, keyring, alg, 0, actor, now, spare) {
         Ok(kid) => Ok(Some(kid)),
         // Another process created one at the same moment: the unique index
         // kept the set consistent, and theirs is as good as ours.
@@ -125,7 +125,7 @@ pub fn ensure_active(
 #[derive(Debug, Clone, Serialize)]
 pub struct Revoked {
     pub kid: String,
-    pub alg: String,
+    pub alg: &'static str,
     /// The key made active in place of the revoked one, if it was signing.
     pub replaced_by: Option<String>,
 }
@@ -137,23 +137,23 @@ pub fn revoke(
     keyring: &Keyring,
     kid: &str,
     actor: &str,
+    now: i64,
     spare: &mut Option<GeneratedKey>,
 ) -> Result<Revoked, KeyError> {
     let row = rows::find(conn, kid)?.ok_or_else(|| KeyError::UnknownKid(kid.to_owned()))?;
-    if !rows::revoke(conn, kid, store::now())? {
+    if !rows::revoke(conn, kid, now)? {
         return Err(KeyError::UnknownKid(format!("{kid} (already revoked)")));
     }
-    audit::record_or_log(conn, actor, "key.revoked", kid, &row.alg);
+    audit::record_or_log(conn, now, actor, "key.revoked", kid, row.alg.as_str());
     tracing::warn!(kid, alg = %row.alg, "signing key revoked");
-    let replaced_by = if row.state == rows::STATE_ACTIVE {
-        let alg: SigningAlg = row.alg.parse().map_err(KeyError::Generate)?;
-        ensure_active(conn, keyring, alg, actor, spare)?
+    let replaced_by = if row.state == KeyState::Active {
+        ensure_active(conn, keyring, row.alg, actor, now, spare)?
     } else {
         None
     };
     Ok(Revoked {
         kid: kid.to_owned(),
-        alg: row.alg,
+        alg: row.alg.as_str(),
         replaced_by,
     })
 }
@@ -190,7 +190,7 @@ pub fn plan(keys: &[SigningKeyRow], alg: SigningAlg, schedule: Schedule, now: i6
         return Step::Nothing;
     }
     let age = now - active.activated_at.unwrap_or(active.created_at);
-    match key_in_state(keys, alg, rows::STATE_NEXT) {
+    match key_in_state(keys, alg, KeyState::Next) {
         None if age >= schedule.period - schedule.prepublish => Step::PublishNext,
         // Timestamps are whole seconds: a difference of n may be n − 1 s and
         // a bit, so the successor waits for a difference above `prepublish`.
@@ -217,14 +217,15 @@ pub fn scheduled_step(
     let keys = rows::list(conn)?;
     match plan(&keys, alg, schedule, now) {
         Step::Activate => {
-            Ok(ensure_active(conn, keyring, alg, "scheduler", spare)?.map(|_| "activated"))
+            Ok(ensure_active(conn, keyring, alg, "scheduler", now, spare)?.map(|_| "activated"))
         }
         Step::PublishNext => {
             let key = fresh_key(alg, spare)?;
-            let row = sealed_row(keyring, key, rows::STATE_NEXT, store::now())?;
+            let row = sealed_row(keyring, key, KeyState::Next, now)?;
             match rows::insert(conn, &row) {
                 Ok(()) => {
-                    audit::record_or_log(conn, "scheduler", "key.created", &row.kid, alg.as_str());
+                    let (kid, alg_name) = (&row.kid, alg.as_str());
+                    audit::record_or_log(conn, now, "scheduler", "key.created", kid, alg_name);
                     tracing::info!(kid = %row.kid, alg = %alg, "next signing key published");
                     Ok(Some("published"))
                 }
@@ -235,8 +236,9 @@ pub fn scheduled_step(
         }
         Step::Promote { active, next } => {
             if rows::promote(conn, &active, &next, now, now + schedule.grace)? {
-                audit::record_or_log(conn, "scheduler", "key.retired", &active, alg.as_str());
-                audit::record_or_log(conn, "scheduler", "key.activated", &next, alg.as_str());
+                let alg_name = alg.as_str();
+                audit::record_or_log(conn, now, "scheduler", "key.retired", &active, alg_name);
+                audit::record_or_log(conn, now, "scheduler", "key.activated", &next, alg_name);
                 tracing::info!(kid = %next, retired = %active, alg = %alg, "signing key rotated");
                 Ok(Some("rotated"))
             } else {
@@ -249,17 +251,24 @@ pub fn scheduled_step(
 
 /// Re-seals every private key under `new`, in one transaction; no `kid`
 /// changes. Keys are unsealed with whichever KEK of `old` sealed them.
-pub fn rewrap(conn: &mut DbConnection, old: &Keyring, new: &Keyring) -> Result<usize, KeyError> {
+pub fn rewrap(
+    conn: &mut DbConnection,
+    old: &Keyring,
+    new: &Keyring,
+    actor: &str,
+    now: i64,
+) -> Result<usize, KeyError> {
     let keys = rows::list(conn)?;
     let mut resealed = Vec::with_capacity(keys.len());
-    for key in keys.iter().filter(|k| k.state != rows::STATE_REVOKED) {
+    for key in keys.iter().filter(|k| k.state != KeyState::Revoked) {
         let der = old.unseal(&key.kid, &key.sealed_private)?;
         resealed.push((key.kid.clone(), new.seal(&key.kid, &der)?));
     }
     rows::replace_sealed(conn, &resealed)?;
     audit::record_or_log(
         conn,
-        "cli",
+        now,
+        actor,
         "kek.rewrapped",
         &format!("{} keys", resealed.len()),
         "",
@@ -269,16 +278,16 @@ pub fn rewrap(conn: &mut DbConnection, old: &Keyring, new: &Keyring) -> Result<u
 
 /// Whether relying parties see this key in the JWKS now.
 pub fn is_published(k: &SigningKeyRow, now: i64) -> bool {
-    match k.state.as_str() {
-        rows::STATE_NEXT | rows::STATE_ACTIVE => true,
-        rows::STATE_RETIRED => k.publish_until.is_some_and(|t| t > now),
-        _ => false,
+    match k.state {
+        KeyState::Next | KeyState::Active => true,
+        KeyState::Retired => k.publish_until.is_some_and(|t| t > now),
+        KeyState::Revoked => false,
     }
 }
 
 /// A key as the CLI and the admin API show it: never the private part.
 pub fn key_summary(k: &SigningKeyRow, now: i64) -> serde_json::Value {
-    serde_json::json!({"kid": k.kid, "alg": k.alg, "state": k.state, "published": is_published(k, now),
+    serde_json::json!({"kid": k.kid, "alg": k.alg.as_str(), "state": k.state.as_str(), "published": is_published(k, now),
                        "created_at": k.created_at, "activated_at": k.activated_at,
                        "retired_at": k.retired_at, "publish_until": k.publish_until})
 }
@@ -287,15 +296,15 @@ pub fn key_summary(k: &SigningKeyRow, now: i64) -> serde_json::Value {
 mod tests {
     use super::*;
 
-    fn key(kid: &str, alg: SigningAlg, state: &str, created_at: i64) -> SigningKeyRow {
+    fn key(kid: &str, alg: SigningAlg, state: KeyState, created_at: i64) -> SigningKeyRow {
         SigningKeyRow {
             kid: kid.to_owned(),
-            alg: alg.as_str().to_owned(),
-            state: state.to_owned(),
+            alg,
+            state,
             public_jwk: String::new(),
             sealed_private: Vec::new(),
             created_at,
-            activated_at: (state == rows::STATE_ACTIVE).then_some(created_at),
+            activated_at: (state == KeyState::Active).then_some(created_at),
             retired_at: None,
             publish_until: None,
         }
@@ -311,8 +320,8 @@ mod tests {
             grace: 50,
         };
         let (rs, es) = (SigningAlg::Rs256, SigningAlg::Es256);
-        let active = key("a", rs, rows::STATE_ACTIVE, 0);
-        let other_alg = key("e", es, rows::STATE_ACTIVE, 0);
+        let active = key("a", rs, KeyState::Active, 0);
+        let other_alg = key("e", es, KeyState::Active, 0);
         let plan = |keys: &[SigningKeyRow], now| plan(keys, rs, schedule, now);
 
         assert_eq!(plan(&[], 0), Step::Activate);
@@ -320,7 +329,7 @@ mod tests {
         assert_eq!(plan(std::slice::from_ref(&other_alg), 0), Step::Activate);
         assert_eq!(plan(&[active.clone(), other_alg], 899), Step::Nothing);
         assert_eq!(plan(std::slice::from_ref(&active), 900), Step::PublishNext);
-        let next = key("n", rs, rows::STATE_NEXT, 900);
+        let next = key("n", rs, KeyState::Next, 900);
         let both = [active.clone(), next];
         assert_eq!(plan(&both, 999), Step::Nothing);
         // Published at 900.999 and now 1000.0: not yet 100 s.
@@ -333,7 +342,7 @@ mod tests {
             }
         );
         // A successor published late waits its full pre-publication time.
-        let late = [active.clone(), key("n", rs, rows::STATE_NEXT, 1_000)];
+        let late = [active.clone(), key("n", rs, KeyState::Next, 1_000)];
         assert_eq!(plan(&late, 1_050), Step::Nothing);
         assert_eq!(plan(&late, 1_100), Step::Nothing);
         assert!(matches!(plan(&late, 1_101), Step::Promote { .. }));

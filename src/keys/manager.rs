@@ -14,10 +14,25 @@ use sha2::{Digest, Sha256};
 use super::lifecycle::{self, Schedule};
 use super::material::{self, GeneratedKey, SigningAlg};
 use super::{KeyError, Keyring};
-use crate::store::keys as rows;
-use crate::store::{self, Db, DbConnection};
+use crate::clock::Clock;
+use crate::store::keys::{self as rows, KeyState};
+use crate::store::{Db, DbConnection};
 
 pub use super::signer::Signer;
+
+/// Whether [`KeyManager::verify`] refuses an expired token. Only hints
+/// such as `id_token_hint` ignore expiry: an expired ID token still says
+/// who logged in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    Enforce,
+    Ignore,
+}
+
+/// Claims that carry an expiry (`exp`, RFC 7519 §4.1.4).
+pub trait Expiring {
+    fn exp(&self) -> i64;
+}
 
 /// The JWKS as served: body and strong ETag, computed once per reload.
 #[derive(Debug, Clone)]
@@ -44,6 +59,7 @@ pub struct KeyManager {
     kek_file: PathBuf,
     keyring: RwLock<Keyring>,
     schedule: Schedule,
+    clock: Clock,
     current: RwLock<Arc<KeySet>>,
     reloading: tokio::sync::Mutex<()>,
 }
@@ -54,6 +70,7 @@ impl KeyManager {
         db: Db,
         kek_file: PathBuf,
         schedule: Schedule,
+        clock: Clock,
     ) -> Result<Arc<Self>, KeyError> {
         let path = kek_file.clone();
         let keyring = tokio::task::spawn_blocking(move || Keyring::load_or_create(&path))
@@ -62,9 +79,11 @@ impl KeyManager {
         let k = keyring.clone();
         let mut spares =
             spares_where(&db, |keys, alg| lifecycle::active_key(keys, alg).is_none()).await?;
+        let now = clock.now();
         db.write(move |conn| {
             for alg in SigningAlg::ALL {
-                lifecycle::ensure_active(conn, &k, alg, "startup", &mut spares.remove(&alg))?;
+                let spare = &mut spares.remove(&alg);
+                lifecycle::ensure_active(conn, &k, alg, "startup", now, spare)?;
             }
             Ok::<_, KeyError>(())
         })
@@ -82,6 +101,7 @@ impl KeyManager {
             kek_file,
             keyring: RwLock::new(keyring),
             schedule,
+            clock,
             current: RwLock::new(Arc::new(empty)),
             reloading: tokio::sync::Mutex::new(()),
         });
@@ -141,14 +161,14 @@ impl KeyManager {
 
     /// Verifies a token this server issued, with the published key its `kid`
     /// names and that key's algorithm (never the one the header claims).
-    /// `check_exp` is off only for hints such as `id_token_hint`, where an
-    /// expired token still says who logged in.
-    pub fn verify<T: serde::de::DeserializeOwned>(
+    /// Expiry is checked against this server's clock, not the system's, so
+    /// a test that moves the clock sees tokens expire.
+    pub fn verify<T: serde::de::DeserializeOwned + Expiring>(
         &self,
         token: &str,
         issuer: &str,
         typ: &str,
-        check_exp: bool,
+        expiry: Expiry,
     ) -> Result<T, KeyError> {
         let invalid = |why: &str| KeyError::InvalidToken(why.to_owned());
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed token"))?;
@@ -172,12 +192,18 @@ impl KeyManager {
         let mut validation = jsonwebtoken::Validation::new(verifier.alg);
         validation.set_issuer(&[issuer]);
         validation.validate_aud = false;
-        validation.validate_exp = check_exp;
+        validation.validate_exp = false;
         validation.leeway = 0;
         validation.set_required_spec_claims(&["iss", "sub", "exp"]);
-        jsonwebtoken::decode::<T>(token, &verifier.key, &validation)
+        let claims = jsonwebtoken::decode::<T>(token, &verifier.key, &validation)
             .map(|d| d.claims)
-            .map_err(|e| KeyError::InvalidToken(e.to_string()))
+            .map_err(|e| KeyError::InvalidToken(e.to_string()))?;
+        // As jsonwebtoken counted it before the clock was ours: expired once
+        // `exp` is in the past.
+        if expiry == Expiry::Enforce && claims.exp() < self.clock.now() {
+            return Err(invalid("the token has expired"));
+        }
+        Ok(claims)
     }
 
     /// Re-reads the KEK files (a `keys rewrap` may have changed them), then
@@ -199,9 +225,10 @@ impl KeyManager {
         }
         let previous = self.snapshot();
         let keyring = self.keyring();
+        let now = self.clock.now();
         let next = self
             .db
-            .run(move |conn| build_key_set(conn, &keyring, &previous))
+            .run(move |conn| build_key_set(conn, &keyring, &previous, now))
             .await?;
         let next = Arc::new(next);
         match self.current.write() {
@@ -217,9 +244,12 @@ impl KeyManager {
         // An operator's rotation always makes a key: no need to read the
         // keys first, as the scheduled steps do.
         let mut spare = Some(generate_off_thread(alg).await?);
+        let now = self.clock.now();
         let kid = self
             .db
-            .write(move |conn| lifecycle::rotate(conn, &keyring, alg, grace, &actor, &mut spare))
+            .write(move |conn| {
+                lifecycle::rotate(conn, &keyring, alg, grace, &actor, now, &mut spare)
+            })
             .await?;
         self.reload().await?;
         Ok(kid)
@@ -235,9 +265,10 @@ impl KeyManager {
         })
         .await?;
         let mut spare = spares.into_values().next();
+        let now = self.clock.now();
         let revoked = self
             .db
-            .write(move |conn| lifecycle::revoke(conn, &keyring, &kid, &actor, &mut spare))
+            .write(move |conn| lifecycle::revoke(conn, &keyring, &kid, &actor, now, &mut spare))
             .await?;
         self.reload().await?;
         Ok(revoked)
@@ -248,8 +279,10 @@ impl KeyManager {
     /// key it promoted.
     pub async fn tick(&self) -> Result<(), KeyError> {
         let (keyring, schedule) = (self.keyring(), self.schedule);
+        let clock = self.clock.clone();
+        let planned_at = clock.now();
         let mut spares = spares_where(&self.db, move |keys, alg| {
-            lifecycle::plan(keys, alg, schedule, store::now()).needs_key()
+            lifecycle::plan(keys, alg, schedule, planned_at).needs_key()
         })
         .await?;
         let changed = self
@@ -263,7 +296,7 @@ impl KeyManager {
                         &keyring,
                         alg,
                         schedule,
-                        store::now(),
+                        clock.now(),
                         spare,
                     )?
                     .is_some();
@@ -346,31 +379,33 @@ fn build_key_set(
     conn: &mut DbConnection,
     keyring: &Keyring,
     previous: &KeySet,
+    now: i64,
 ) -> Result<KeySet, KeyError> {
-    let published = rows::list_published(conn, store::now())?;
+    let published = rows::list_published(conn, now)?;
     let mut signers = BTreeMap::new();
     let mut verifiers = BTreeMap::new();
     let mut jwks = Vec::with_capacity(published.len());
     for row in &published {
-        let corrupt =
-            |e: String| KeyError::Generate(format!("stored JWK of {} is unusable: {e}", row.kid));
+        let corrupt = |e: String| KeyError::Corrupt {
+            kid: row.kid.clone(),
+            why: format!("its public JWK is unusable: {e}"),
+        };
         let jwk: serde_json::Value =
             serde_json::from_str(&row.public_jwk).map_err(|e| corrupt(e.to_string()))?;
         let parsed: jsonwebtoken::jwk::Jwk =
             serde_json::from_value(jwk.clone()).map_err(|e| corrupt(e.to_string()))?;
         let key =
             jsonwebtoken::DecodingKey::from_jwk(&parsed).map_err(|e| corrupt(e.to_string()))?;
-        let key_alg: SigningAlg = row.alg.parse().map_err(KeyError::Generate)?;
         let verifier = Verifier {
-            alg: key_alg.jwt_algorithm(),
+            alg: row.alg.jwt_algorithm(),
             key,
         };
         verifiers.insert(row.kid.clone(), Arc::new(verifier));
         jwks.push(jwk);
-        if row.state != rows::STATE_ACTIVE {
+        if row.state != KeyState::Active {
             continue;
         }
-        let alg: SigningAlg = row.alg.parse().map_err(KeyError::Generate)?;
+        let alg = row.alg;
         let signer = match previous.signers.get(&alg).filter(|s| s.kid == row.kid) {
             Some(existing) => existing.clone(),
             None => {

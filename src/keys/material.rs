@@ -1,7 +1,6 @@
 //! Key generation and public JWKs (RFC 7517/7518), `kid` = RFC 7638 thumbprint.
 
 use std::fmt;
-use std::str::FromStr;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -16,23 +15,10 @@ use zeroize::Zeroizing;
 
 use super::KeyError;
 
-/// The JWS algorithms Portcullis signs with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SigningAlg {
-    Rs256,
-    Es256,
-}
+pub use crate::store::keys::SigningAlg;
 
+/// What each algorithm needs of the key material and the hashes.
 impl SigningAlg {
-    pub const ALL: [SigningAlg; 2] = [SigningAlg::Rs256, SigningAlg::Es256];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SigningAlg::Rs256 => "RS256",
-            SigningAlg::Es256 => "ES256",
-        }
-    }
-
     pub fn jwt_algorithm(self) -> jsonwebtoken::Algorithm {
         match self {
             SigningAlg::Rs256 => jsonwebtoken::Algorithm::RS256,
@@ -54,25 +40,6 @@ impl SigningAlg {
     pub fn half_hash(self, value: &str) -> String {
         let digest = Sha256::digest(value.as_bytes());
         URL_SAFE_NO_PAD.encode(&digest[..16])
-    }
-}
-
-impl fmt::Display for SigningAlg {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SigningAlg {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_uppercase().as_str() {
-            "RS256" => Ok(SigningAlg::Rs256),
-            "ES256" => Ok(SigningAlg::Es256),
-            _ => Err(format!(
-                "unsupported signing algorithm `{s}` (expected RS256 or ES256)"
-            )),
-        }
     }
 }
 

@@ -8,7 +8,7 @@ pub mod material;
 pub mod signer;
 
 pub use kek::{Kek, Keyring};
-pub use manager::{JwksDocument, KeyManager, Signer};
+pub use manager::{Expiring, Expiry, JwksDocument, KeyManager, Signer};
 pub use material::{GeneratedKey, SigningAlg};
 
 use crate::store::StoreError;
@@ -31,6 +31,10 @@ pub enum KeyError {
     InvalidToken(String),
     #[error("no signing key with kid {0}")]
     UnknownKid(String),
+    /// A stored key that cannot be used as it is: its public JWK or its
+    /// unsealed private key does not parse.
+    #[error("stored key {kid} is corrupt: {why}")]
+    Corrupt { kid: String, why: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

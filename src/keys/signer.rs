@@ -52,7 +52,10 @@ impl Signer {
         activated_at: i64,
         private_der: &[u8],
     ) -> Result<Self, KeyError> {
-        let unusable = |e: String| KeyError::Generate(format!("key {kid} cannot sign: {e}"));
+        let unusable = |e: String| KeyError::Corrupt {
+            kid: kid.clone(),
+            why: format!("the private key cannot sign: {e}"),
+        };
         let pair = match alg {
             SigningAlg::Rs256 => KeyPair::Rsa(
                 RsaKeyPair::from_der(private_der).map_err(|e| unusable(e.to_string()))?,

@@ -1,16 +1,69 @@
 //! Protocol rules in plain Rust: grants, scopes, claims, client
-//! authentication and the RFC 6749 error codes. No HTTP here.
+//! authentication and the RFC 6749 error codes. No HTTP here: the HTTP
+//! layer hands each rule a [`Context`] and the parsed request.
 
+pub mod access_token;
 pub mod authorize;
 pub mod claims;
+pub mod client_auth;
 pub mod clients;
 pub mod error;
 pub mod form;
 pub mod introspection;
 pub mod limiter;
+pub mod logout;
+pub mod pkce;
+pub mod revocation;
 pub mod scope;
 pub mod token;
 pub mod userinfo;
 
+use std::sync::Arc;
+
 pub use error::{Error, ErrorCode};
 pub use scope::Scope;
+
+use crate::accounts::throttle::Policy as LoginPolicy;
+use crate::clock::Clock;
+use crate::events::Events;
+use crate::keys::KeyManager;
+use crate::metrics::Metrics;
+use crate::store::Db;
+
+/// The protocol's settings, taken from the configuration once at start.
+#[derive(Debug, Clone)]
+pub struct Protocol {
+    /// The `iss` of every token and the base of every endpoint URL.
+    pub issuer: String,
+    pub access_token_ttl: i64,
+    /// A refresh family's lifetime, from the login.
+    pub refresh_token_ttl: i64,
+    /// Seconds in which replaying the refresh token just spent is forgiven.
+    pub refresh_reuse_grace: i64,
+    pub code_ttl: i64,
+    pub session_ttl: i64,
+    pub login: LoginPolicy,
+}
+
+/// What the protocol rules need, built once at start: settings, storage,
+/// keys, caches, the clock, and where metrics and events go.
+pub struct Context {
+    pub protocol: Protocol,
+    pub db: Db,
+    pub keys: Arc<KeyManager>,
+    pub clients: clients::ClientCache,
+    pub limiter: limiter::RateLimiter,
+    pub metrics: Metrics,
+    pub clock: Clock,
+    pub events: Events,
+}
+
+impl Context {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.protocol.issuer
+    }
+}

@@ -36,6 +36,14 @@ impl Scope {
         Ok(Scope(tokens))
     }
 
+    /// A scope read back from the database. Portcullis wrote it, so one
+    /// that does not parse means a corrupt row, never an empty scope.
+    pub fn from_stored(s: &str) -> Result<Self, crate::store::StoreError> {
+        Scope::parse(s).map_err(|_| {
+            crate::store::StoreError::Corrupt(format!("stored scope `{s}` is malformed"))
+        })
+    }
+
     pub fn contains(&self, token: &str) -> bool {
         self.0.iter().any(|t| t == token)
     }

@@ -1,11 +1,91 @@
 //! `clients` rows and their queries. List-valued columns hold
-//! space-separated values (grant types, redirect URIs, scopes), which keeps
-//! the schema identical on both backends.
+//! space-separated values (grant types, redirect URIs), which keeps the
+//! schema identical on both backends; rows carry them parsed, as
+//! [`SpaceList`]s of typed values.
+
+use std::fmt;
+use std::str::FromStr;
 
 use diesel::prelude::*;
+use serde::Serialize;
 
 use super::schema::clients;
-use super::{DbConnection, StoreError};
+use super::{DbConnection, SigningAlg, StoreError};
+
+/// The OAuth grant types (RFC 6749 §4, §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    Password,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    /// Every grant type, in the order discovery lists them; the token
+    /// endpoint serves each.
+    pub const ALL: [GrantType; 4] = [
+        GrantType::AuthorizationCode,
+        GrantType::Password,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::Password => "password",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+impl fmt::Display for GrantType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for GrantType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        GrantType::ALL
+            .into_iter()
+            .find(|g| g.as_str() == s)
+            .ok_or_else(|| format!("unknown grant type `{s}`"))
+    }
+}
+
+/// A list stored as one space-separated text column.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SpaceList<T>(pub Vec<T>);
+
+impl<T> TryFrom<String> for SpaceList<T>
+where
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    type Error = StoreError;
+    fn try_from(text: String) -> Result<Self, StoreError> {
+        text.split_whitespace()
+            .map(str::parse)
+            .collect::<Result<Vec<T>, T::Err>>()
+            .map(SpaceList)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+impl<T: fmt::Display> From<SpaceList<T>> for String {
+    fn from(list: SpaceList<T>) -> String {
+        list.0
+            .iter()
+            .map(T::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = clients)]
@@ -13,17 +93,21 @@ pub struct ClientRow {
     pub client_id: String,
     pub name: String,
     pub secret_hash: Option<String>,
-    pub grant_types: String,
-    pub redirect_uris: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub grant_types: SpaceList<GrantType>,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub redirect_uris: SpaceList<String>,
     pub scope: String,
     pub audience: Option<String>,
-    pub signing_alg: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub signing_alg: SigningAlg,
     pub created_at: i64,
     pub consent: bool,
-    pub post_logout_redirect_uris: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub post_logout_redirect_uris: SpaceList<String>,
 }
 
-pub fn insert(conn: &mut DbConnection, row: &ClientRow) -> Result<(), StoreError> {
+pub fn insert(conn: &mut DbConnection, row: ClientRow) -> Result<(), StoreError> {
     diesel::insert_into(clients::table)
         .values(row)
         .execute(conn)
@@ -50,4 +134,24 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<ClientRow>, StoreError> {
 pub fn delete(conn: &mut DbConnection, client_id: &str) -> Result<bool, StoreError> {
     let n = diesel::delete(clients::table.find(client_id)).execute(conn)?;
     Ok(n == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn space_lists_round_trip_and_refuse_unknown_values() {
+        let list = SpaceList::<GrantType>::try_from("password refresh_token".to_owned()).unwrap();
+        assert_eq!(list.0, vec![GrantType::Password, GrantType::RefreshToken]);
+        assert_eq!(String::from(list), "password refresh_token");
+        assert!(matches!(
+            SpaceList::<GrantType>::try_from("password implicit".to_owned()),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert_eq!(
+            SpaceList::<String>::try_from(String::new()).unwrap().0,
+            Vec::<String>::new()
+        );
+    }
 }

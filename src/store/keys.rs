@@ -1,21 +1,133 @@
 //! `signing_keys` rows and their queries.
 
+use std::fmt;
+use std::str::FromStr;
+
 use diesel::prelude::*;
 
 use super::schema::signing_keys;
 use super::{DbConnection, StoreError};
 
-pub const STATE_NEXT: &str = "next";
-pub const STATE_ACTIVE: &str = "active";
-pub const STATE_RETIRED: &str = "retired";
-pub const STATE_REVOKED: &str = "revoked";
+/// The JWS algorithms Portcullis signs with. Defined here, where rows carry
+/// it; the key material each needs is in `keys::material`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SigningAlg {
+    Rs256,
+    Es256,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 2] = [SigningAlg::Rs256, SigningAlg::Es256];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::Rs256 => "RS256",
+            SigningAlg::Es256 => "ES256",
+        }
+    }
+}
+
+impl fmt::Display for SigningAlg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SigningAlg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let wanted = s.to_ascii_uppercase();
+        SigningAlg::ALL
+            .into_iter()
+            .find(|a| a.as_str() == wanted)
+            .ok_or_else(|| {
+                let names: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
+                format!(
+                    "unsupported signing algorithm `{s}` (expected {})",
+                    names.join(" or ")
+                )
+            })
+    }
+}
+
+impl TryFrom<String> for SigningAlg {
+    type Error = StoreError;
+    fn try_from(text: String) -> Result<Self, StoreError> {
+        text.parse().map_err(StoreError::Corrupt)
+    }
+}
+
+impl From<SigningAlg> for String {
+    fn from(alg: SigningAlg) -> String {
+        alg.as_str().to_owned()
+    }
+}
+
+/// Where a key is in its lifecycle: `next` (published, not signing) →
+/// `active` (signing) → `retired` (published until its tokens expire);
+/// `revoked` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    Next,
+    Active,
+    Retired,
+    Revoked,
+}
+
+impl KeyState {
+    pub const ALL: [KeyState; 4] = [
+        KeyState::Next,
+        KeyState::Active,
+        KeyState::Retired,
+        KeyState::Revoked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Next => "next",
+            KeyState::Active => "active",
+            KeyState::Retired => "retired",
+            KeyState::Revoked => "revoked",
+        }
+    }
+}
+
+impl fmt::Display for KeyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TryFrom<String> for KeyState {
+    type Error = StoreError;
+    fn try_from(text: String) -> Result<Self, StoreError> {
+        KeyState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown key state `{text}`")))
+    }
+}
+
+impl From<KeyState> for String {
+    fn from(state: KeyState) -> String {
+        state.as_str().to_owned()
+    }
+}
+
+const NEXT: &str = "next";
+const ACTIVE: &str = "active";
+const RETIRED: &str = "retired";
+const REVOKED: &str = "revoked";
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = signing_keys)]
 pub struct SigningKeyRow {
     pub kid: String,
-    pub alg: String,
-    pub state: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub alg: SigningAlg,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub state: KeyState,
     pub public_jwk: String,
     pub sealed_private: Vec<u8>,
     pub created_at: i64,
@@ -26,7 +138,7 @@ pub struct SigningKeyRow {
 
 pub fn insert(conn: &mut DbConnection, row: &SigningKeyRow) -> Result<(), StoreError> {
     diesel::insert_into(signing_keys::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .map(|_| ())
         .map_err(|e| StoreError::conflict_on_unique(e, "active signing key"))
@@ -45,9 +157,9 @@ pub fn list_published(conn: &mut DbConnection, now: i64) -> Result<Vec<SigningKe
     Ok(signing_keys::table
         .filter(
             signing_keys::state
-                .eq_any([STATE_NEXT, STATE_ACTIVE])
+                .eq_any([NEXT, ACTIVE])
                 .or(signing_keys::state
-                    .eq(STATE_RETIRED)
+                    .eq(RETIRED)
                     .and(signing_keys::publish_until.gt(now))),
         )
         .order((signing_keys::alg.asc(), signing_keys::created_at.desc()))
@@ -66,17 +178,17 @@ pub fn find(conn: &mut DbConnection, kid: &str) -> Result<Option<SigningKeyRow>,
 /// Retires the active key of `alg`, if any. Returns how many keys changed.
 pub fn retire_active(
     conn: &mut DbConnection,
-    alg: &str,
+    alg: SigningAlg,
     now: i64,
     publish_until: i64,
 ) -> Result<usize, StoreError> {
     Ok(diesel::update(
         signing_keys::table
-            .filter(signing_keys::alg.eq(alg))
-            .filter(signing_keys::state.eq(STATE_ACTIVE)),
+            .filter(signing_keys::alg.eq(alg.as_str()))
+            .filter(signing_keys::state.eq(ACTIVE)),
     )
     .set((
-        signing_keys::state.eq(STATE_RETIRED),
+        signing_keys::state.eq(RETIRED),
         signing_keys::retired_at.eq(now),
         signing_keys::publish_until.eq(publish_until),
     ))
@@ -94,12 +206,12 @@ pub fn activate(
 ) -> Result<Vec<String>, StoreError> {
     // Read outside the transaction: only used to report what was retired.
     let previous: Vec<String> = signing_keys::table
-        .filter(signing_keys::alg.eq(&row.alg))
-        .filter(signing_keys::state.eq(STATE_ACTIVE))
+        .filter(signing_keys::alg.eq(row.alg.as_str()))
+        .filter(signing_keys::state.eq(ACTIVE))
         .select(signing_keys::kid)
         .load(conn)?;
     conn.transaction::<_, StoreError, _>(|conn| {
-        retire_active(conn, &row.alg, row.created_at, retired_publish_until)?;
+        retire_active(conn, row.alg, row.created_at, retired_publish_until)?;
         insert(conn, row)
     })?;
     Ok(previous)
@@ -119,10 +231,10 @@ pub fn promote(
         let retired = diesel::update(
             signing_keys::table
                 .find(active_kid)
-                .filter(signing_keys::state.eq(STATE_ACTIVE)),
+                .filter(signing_keys::state.eq(ACTIVE)),
         )
         .set((
-            signing_keys::state.eq(STATE_RETIRED),
+            signing_keys::state.eq(RETIRED),
             signing_keys::retired_at.eq(now),
             signing_keys::publish_until.eq(retired_publish_until),
         ))
@@ -133,10 +245,10 @@ pub fn promote(
         let activated = diesel::update(
             signing_keys::table
                 .find(next_kid)
-                .filter(signing_keys::state.eq(STATE_NEXT)),
+                .filter(signing_keys::state.eq(NEXT)),
         )
         .set((
-            signing_keys::state.eq(STATE_ACTIVE),
+            signing_keys::state.eq(ACTIVE),
             signing_keys::activated_at.eq(now),
         ))
         .execute(conn)?;
@@ -174,13 +286,41 @@ pub fn revoke(conn: &mut DbConnection, kid: &str, now: i64) -> Result<bool, Stor
     let n = diesel::update(
         signing_keys::table
             .find(kid)
-            .filter(signing_keys::state.ne(STATE_REVOKED)),
+            .filter(signing_keys::state.ne(REVOKED)),
     )
     .set((
-        signing_keys::state.eq(STATE_REVOKED),
+        signing_keys::state.eq(REVOKED),
         signing_keys::retired_at.eq(now),
         signing_keys::publish_until.eq(now),
     ))
     .execute(conn)?;
     Ok(n == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_names_round_trip_and_unknown_ones_are_corrupt() {
+        for alg in SigningAlg::ALL {
+            assert_eq!(SigningAlg::try_from(String::from(alg)).unwrap(), alg);
+        }
+        for state in KeyState::ALL {
+            assert_eq!(KeyState::try_from(String::from(state)).unwrap(), state);
+        }
+        assert_eq!(
+            [NEXT, ACTIVE, RETIRED, REVOKED],
+            KeyState::ALL.map(KeyState::as_str)
+        );
+        assert!(matches!(
+            KeyState::try_from("sleeping".to_owned()),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert!(matches!(
+            SigningAlg::try_from("HS256".to_owned()),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert_eq!("es256".parse::<SigningAlg>().unwrap(), SigningAlg::Es256);
+    }
 }

@@ -17,10 +17,13 @@ pub mod authorization;
 pub mod clients;
 pub mod keys;
 pub mod refresh_tokens;
+pub mod revoked_tokens;
 pub mod schema;
 pub mod sessions;
 pub mod throttle;
 pub mod users;
+
+pub use keys::SigningAlg;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -68,6 +71,10 @@ pub enum StoreError {
     Migration(String),
     #[error("background task failed: {0}")]
     Task(String),
+    /// A stored value that cannot be what Portcullis wrote: an unknown
+    /// state, a malformed list or scope, JSON that does not parse.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
 }
 
 impl StoreError {
@@ -249,11 +256,10 @@ pub struct Db {
     /// tries and made p99 latencies of concurrent refreshes balloon).
     /// PostgreSQL writes use the main pool.
     writer: Option<Writer>,
-    backend: Backend,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+enum Backend {
     Sqlite,
     Postgres,
 }
@@ -303,12 +309,18 @@ impl Db {
             url: url.clone(),
             pool,
             writer,
-            backend,
         })
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
+    /// Whether the database answers a trivial query: the readiness probe.
+    pub async fn ping(&self) -> bool {
+        self.run(|conn| {
+            diesel::sql_query("SELECT 1")
+                .execute(conn)
+                .map_err(StoreError::from)
+        })
+        .await
+        .is_ok()
     }
 
     pub fn conn(&self) -> Result<PooledConnection, StoreError> {
@@ -354,16 +366,42 @@ impl Db {
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
-    /// Applies every pending migration of the backend in use.
+    /// Applies every pending migration of the backend in use, one process
+    /// at a time: replicas started together on a new database would
+    /// otherwise all create the same tables, and all but one fail (on
+    /// PostgreSQL with a duplicate key in `pg_type`). PostgreSQL holds an
+    /// advisory lock around the run; SQLite runs it inside an exclusive
+    /// transaction (diesel's own per-migration transactions become
+    /// savepoints in it), so the others wait in the busy handler and then
+    /// find nothing left to apply.
     pub fn migrate(&self) -> Result<usize, StoreError> {
         let mut conn = self.schema_connection()?;
-        let applied = match &mut conn {
-            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-            DbConnection::Pg(c) => c
-                .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map(|v| v.len()),
-        };
-        applied.map_err(|e| StoreError::Migration(e.to_string()))
+        let failed = |e: &dyn std::fmt::Display| StoreError::Migration(e.to_string());
+        match &mut conn {
+            DbConnection::Sqlite(c) => c
+                .exclusive_transaction(|c| {
+                    c.run_pending_migrations(SQLITE_MIGRATIONS)
+                        .map(|v| v.len())
+                        .map_err(MigrationRun::Failed)
+                })
+                .map_err(|e| failed(&e)),
+            DbConnection::Pg(c) => {
+                diesel::sql_query("SELECT pg_advisory_lock($1)")
+                    .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+                    .execute(c)
+                    .map_err(|e| failed(&e))?;
+                let applied = c
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.len())
+                    .map_err(|e| failed(&e));
+                // The lock is the session's: closing the connection (just
+                // below) releases it even when this unlock fails.
+                let _ = diesel::sql_query("SELECT pg_advisory_unlock($1)")
+                    .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+                    .execute(c);
+                applied
+            }
+        }
     }
 
     /// Reverts every applied migration (used by the migration round-trip test).
@@ -375,6 +413,19 @@ impl Db {
         };
         reverted.map_err(|e| StoreError::Migration(e.to_string()))
     }
+}
+
+/// The PostgreSQL advisory lock held while migrations run ("portcull" in ASCII).
+const MIGRATION_LOCK: i64 = 0x706f_7274_6375_6c6c;
+
+/// A migration run inside SQLite's exclusive transaction: either the
+/// transaction itself failed or a migration did.
+#[derive(Debug, thiserror::Error)]
+enum MigrationRun {
+    #[error(transparent)]
+    Transaction(#[from] diesel::result::Error),
+    #[error("{0}")]
+    Failed(Box<dyn std::error::Error + Send + Sync>),
 }
 
 type WriteJob = Box<dyn FnOnce(Result<&mut DbConnection, StoreError>) + Send>;
@@ -533,11 +584,6 @@ impl Writer {
             .await
             .map_err(|_| StoreError::Task("a database write failed unexpectedly".into()))?
     }
-}
-
-/// Seconds since the Unix epoch: every timestamp column holds this.
-pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 #[cfg(test)]

@@ -359,18 +359,20 @@ mod tests {
             )?;
             crate::store::clients::insert(
                 conn,
-                &crate::store::clients::ClientRow {
+                crate::store::clients::ClientRow {
                     client_id: "app".into(),
                     name: "App".into(),
                     secret_hash: None,
-                    grant_types: "refresh_token".into(),
-                    redirect_uris: String::new(),
+                    grant_types: crate::store::clients::SpaceList(vec![
+                        crate::store::clients::GrantType::RefreshToken,
+                    ]),
+                    redirect_uris: Default::default(),
                     scope: "openid".into(),
                     audience: None,
-                    signing_alg: "ES256".into(),
+                    signing_alg: crate::store::SigningAlg::Es256,
                     created_at: 0,
                     consent: false,
-                    post_logout_redirect_uris: String::new(),
+                    post_logout_redirect_uris: Default::default(),
                 },
             )?;
             let DbConnection::Sqlite(lite) = &mut *conn else {

@@ -1,9 +1,9 @@
-//! `login_attempts` and `revoked_access_tokens` rows.
+//! `login_attempts` rows: the brute-force counters.
 
 use diesel::prelude::*;
 
-use super::schema::{login_attempts as attempts, revoked_access_tokens as revoked};
-use super::{on_backend, DbConnection, StoreError};
+use super::schema::login_attempts as attempts;
+use super::{DbConnection, StoreError};
 
 /// Failures counted for `key` within the current window, if any.
 pub fn failures(
@@ -75,40 +75,4 @@ pub fn delete_stale(
         diesel::delete(attempts::table.filter(attempts::window_start.le(window_start_before)))
             .execute(conn)?,
     )
-}
-
-/// Denies an access token until it expires. Revoking twice is not an error.
-pub fn revoke_access_token(
-    conn: &mut DbConnection,
-    jti: &str,
-    expires_at: i64,
-) -> Result<(), StoreError> {
-    let exists: Option<String> = revoked::table
-        .find(jti)
-        .select(revoked::jti)
-        .get_result(conn)
-        .optional()?;
-    if exists.is_none() {
-        match diesel::insert_into(revoked::table)
-            .values((revoked::jti.eq(jti), revoked::expires_at.eq(expires_at)))
-            .execute(conn)
-        {
-            Ok(_) => {}
-            Err(e) => match StoreError::conflict_on_unique(e, "revoked token") {
-                StoreError::Conflict(_) => {}
-                other => return Err(other),
-            },
-        }
-    }
-    Ok(())
-}
-
-pub fn is_access_token_revoked(conn: &mut DbConnection, jti: &str) -> Result<bool, StoreError> {
-    let query = revoked::table.find(jti).select(revoked::jti);
-    let found: Option<String> = on_backend!(conn, |c| query.get_result(c).optional())?;
-    Ok(found.is_some())
-}
-
-pub fn delete_expired_revocations(conn: &mut DbConnection, now: i64) -> Result<usize, StoreError> {
-    Ok(diesel::delete(revoked::table.filter(revoked::expires_at.le(now))).execute(conn)?)
 }

@@ -170,6 +170,7 @@ async fn introspection_tells_the_right_callers_about_live_tokens_only() {
 async fn an_expired_access_token_is_inactive() {
     let app = spawn_app_with(AppOptions {
         access_token_ttl: 1,
+        manual_clock: true,
         ..Default::default()
     })
     .await;
@@ -202,7 +203,7 @@ async fn an_expired_access_token_is_inactive() {
     .await
     .unwrap();
     assert_eq!(info["active"], true);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    app.advance(2);
     let info: Value = post_form(
         &app,
         "/introspect",

@@ -5,16 +5,19 @@ use std::process::{Command, Output, Stdio};
 use diesel::{Connection, RunQueryDsl};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
+use portcullis::clock::{Clock, ManualClock};
 use portcullis::config::{Overrides, Settings};
 use portcullis::keys::SigningAlg;
 use portcullis::oauth::clients::{self, GrantType, NewClient};
+use portcullis::oauth::Context;
 use portcullis::startup::Application;
-use portcullis::Services;
 use serde_json::Value;
 
 pub struct TestApp {
     pub address: String,
-    pub services: actix_web::web::Data<Services>,
+    pub ctx: std::sync::Arc<Context>,
+    /// The hand on the server's clock, when the test asked for a manual one.
+    pub clock: Option<ManualClock>,
     pub database_url: String,
     pub kek_file: PathBuf,
     pub http: reqwest::Client,
@@ -26,6 +29,8 @@ pub struct AppOptions {
     pub refresh_token_ttl: i64,
     pub access_token_ttl: i64,
     pub refresh_reuse_grace: i64,
+    /// A clock the test moves with [`TestApp::advance`] instead of sleeping.
+    pub manual_clock: bool,
     /// Any other settings, by key.
     pub extra: Vec<(&'static str, String)>,
 }
@@ -36,6 +41,7 @@ impl Default for AppOptions {
             refresh_token_ttl: 86_400,
             access_token_ttl: 300,
             refresh_reuse_grace: 0,
+            manual_clock: false,
             extra: Vec::new(),
         }
     }
@@ -98,10 +104,16 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         flags.0.insert(key, value);
     }
     let settings = Settings::load(None, |_| None, &flags).expect("valid settings");
-    let app = Application::from_listener(settings, listener)
+    let (clock, hand) = if options.manual_clock {
+        let (clock, hand) = Clock::manual();
+        (clock, Some(hand))
+    } else {
+        (Clock::system(), None)
+    };
+    let app = Application::from_listener(settings, listener, clock)
         .await
         .expect("server builds");
-    let services = app.services();
+    let ctx = app.context();
     tokio::spawn(app.run_until_stopped());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -109,7 +121,8 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .unwrap();
     TestApp {
         address,
-        services,
+        ctx,
+        clock: hand,
         database_url,
         kek_file,
         http,
@@ -146,6 +159,20 @@ impl Default for ClientSpec<'_> {
 }
 
 impl TestApp {
+    /// The server's time.
+    pub fn now(&self) -> i64 {
+        self.ctx.now()
+    }
+
+    /// Moves the server's manual clock forward (the test must have asked
+    /// for one in [`AppOptions::manual_clock`]).
+    pub fn advance(&self, seconds: i64) {
+        self.clock
+            .as_ref()
+            .expect("this test's server has a manual clock")
+            .advance(seconds);
+    }
+
     pub async fn create_user(&self, username: &str, password: &str) -> String {
         let new = portcullis::accounts::NewUser {
             username,
@@ -153,7 +180,7 @@ impl TestApp {
             name: Some("Test User"),
             password,
         };
-        portcullis::accounts::create_user_async(&self.services.db, &new)
+        portcullis::accounts::create_user_async(&self.ctx.db, &new, "test".into(), self.now())
             .await
             .expect("user created")
             .id
@@ -178,11 +205,12 @@ impl TestApp {
                 .map(|s| s.to_string())
                 .collect(),
         };
-        self.services
+        let now = self.now();
+        self.ctx
             .db
             .write(move |conn| {
                 Ok::<_, portcullis::store::StoreError>(
-                    clients::register(conn, new)
+                    clients::register(conn, new, "test", now)
                         .expect("client registered")
                         .secret,
                 )

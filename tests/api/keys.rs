@@ -146,7 +146,7 @@ async fn revoking_the_active_key_puts_a_new_one_in_its_place() {
 async fn private_keys_are_sealed_in_the_database() {
     let app = spawn_app().await;
     let kek = Kek::load(&app.kek_file).unwrap();
-    let keys = app.services.db.run(rows::list).await.unwrap();
+    let keys = app.ctx.db.run(rows::list).await.unwrap();
     assert_eq!(keys.len(), 2);
     let wrong = Kek::from_bytes(&[0u8; 32]);
     let mut ders = Vec::new();

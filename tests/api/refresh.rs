@@ -22,7 +22,11 @@ async fn refresh(
 
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(AppOptions {
+        manual_clock: true,
+        ..Default::default()
+    })
+    .await;
     let sub = app.create_user("alice", "correct horse battery").await;
     let secret = app.create_client(ClientSpec::default()).await.unwrap();
     let first = app
@@ -34,7 +38,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
         .await;
     let r1 = first["refresh_token"].as_str().unwrap().to_owned();
     // Into the next second, so a refreshed `auth_time` would differ.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.advance(1);
 
     let (status, second) = refresh(&app, &secret, &r1, None).await;
     assert_eq!(status, 200, "{second}");
@@ -191,6 +195,7 @@ async fn concurrent_refreshes_of_one_token_have_exactly_one_winner() {
 async fn the_refresh_lifetime_runs_from_the_login_and_then_a_full_login_is_needed() {
     let app = spawn_app_with(AppOptions {
         refresh_token_ttl: 3,
+        manual_clock: true,
         ..Default::default()
     })
     .await;
@@ -211,7 +216,7 @@ async fn the_refresh_lifetime_runs_from_the_login_and_then_a_full_login_is_neede
     )
     .await;
     assert_eq!(status, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(4100)).await;
+    app.advance(4);
     let (status, err) = refresh(
         &app,
         &secret,

@@ -118,6 +118,14 @@ impl Cluster {
 
     /// Starts a replica whose logs (stderr) go to `log`, if given.
     pub async fn start_replica_logging_to(&mut self, log: Option<&std::path::Path>) -> usize {
+        let mut replica = self.spawn_replica(log);
+        replica.wait_until_serving().await.unwrap();
+        self.replicas.push(replica);
+        self.replicas.len() - 1
+    }
+
+    /// Starts a `serve` process without waiting for it.
+    pub fn spawn_replica(&self, log: Option<&std::path::Path>) -> Replica {
         let port = free_port();
         let stderr = match log {
             Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
@@ -130,26 +138,41 @@ impl Cluster {
             .stderr(stderr)
             .spawn()
             .unwrap();
-        let address = format!("http://127.0.0.1:{port}");
+        Replica {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Replica {
+    /// Waits until the replica serves its JWKS; an error if it exits first
+    /// or takes longer than a minute.
+    pub async fn wait_until_serving(&mut self) -> Result<(), String> {
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(res) = http
-                .get(format!("{address}/.well-known/jwks.json"))
+                .get(format!("{}/.well-known/jwks.json", self.address))
                 .send()
                 .await
             {
                 if res.status() == 200 {
-                    break;
+                    return Ok(());
                 }
             }
-            assert!(Instant::now() < deadline, "replica on {port} did not start");
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("replica on {} exited: {status}", self.address));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("replica on {} did not start", self.address));
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        self.replicas.push(Replica { child, address });
-        self.replicas.len() - 1
     }
+}
 
+impl Cluster {
     pub fn at(&self, i: usize) -> &str {
         &self.replicas[i].address
     }
@@ -504,4 +527,40 @@ async fn a_replica_killed_during_rotations_leaves_a_consistent_key_set() {
         rotations >= 4,
         "keys kept rotating through the kills ({rotations} activations)"
     );
+}
+
+/// A rolling deploy's first day: replicas started at the same moment on a
+/// new database (and a KEK file none of them has made yet) all come up,
+/// because migrations run one process at a time.
+#[tokio::test]
+async fn replicas_started_at_once_on_a_new_database_all_come_up() {
+    let cluster = Cluster::new(&[]);
+    let logs: Vec<_> = (0..4)
+        .map(|i| cluster._dir.path().join(format!("replica-{i}.log")))
+        .collect();
+    let mut replicas: Vec<Replica> = logs
+        .iter()
+        .map(|log| cluster.spawn_replica(Some(log)))
+        .collect();
+    for (replica, log) in replicas.iter_mut().zip(&logs) {
+        if let Err(e) = replica.wait_until_serving().await {
+            panic!("{e}: {}", std::fs::read_to_string(log).unwrap_or_default());
+        }
+    }
+    // They share one key set: a token from one verifies with another's JWKS.
+    let http = reqwest::Client::new();
+    let kids = |set: JwkSet| {
+        set.keys
+            .into_iter()
+            .filter_map(|k| k.common.key_id)
+            .collect::<HashSet<_>>()
+    };
+    crate::helpers::eventually("every replica publishes the same keys", || async {
+        let mut sets = Vec::new();
+        for replica in &replicas {
+            sets.push(kids(jwks_of(&http, &replica.address).await.0));
+        }
+        sets.windows(2).all(|w| w[0] == w[1])
+    })
+    .await;
 }

@@ -11,7 +11,7 @@ use openidconnect::{
 use portcullis::oauth::clients::GrantType;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, ClientSpec, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, AppOptions, ClientSpec, TestApp};
 
 pub const CALLBACK: &str = "http://127.0.0.1:9/callback";
 const SECOND_CALLBACK: &str = "http://localhost:9/cb";
@@ -137,7 +137,11 @@ async fn exchange(
 }
 
 async fn setup() -> (TestApp, String, String) {
-    let app = spawn_app().await;
+    setup_with(AppOptions::default()).await
+}
+
+async fn setup_with(options: AppOptions) -> (TestApp, String, String) {
+    let app = spawn_app_with(options).await;
     app.create_user("alice", PASSWORD).await;
     let web = app
         .create_client(ClientSpec {
@@ -254,7 +258,11 @@ async fn an_openidconnect_relying_party_logs_in_with_pkce_and_verifies_the_id_to
 
 #[tokio::test]
 async fn one_login_serves_a_second_client_without_a_prompt() {
-    let (app, _, other) = setup().await;
+    let (app, _, other) = setup_with(AppOptions {
+        manual_clock: true,
+        ..Default::default()
+    })
+    .await;
     let browser = Browser::new();
     let (url, _) = authorize_url(&app, "web", CALLBACK, &[]);
     login_through(&browser, &url, "alice", PASSWORD).await;
@@ -273,7 +281,7 @@ async fn one_login_serves_a_second_client_without_a_prompt() {
     let (url, _) = authorize_url(&app, "other", SECOND_CALLBACK, &[("prompt", "login")]);
     assert!(location(&browser.get(&url).await).contains("/login?request="));
     // max_age=0 after a second has passed forces one as well.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.advance(1);
     let (url, _) = authorize_url(&app, "other", SECOND_CALLBACK, &[("max_age", "0")]);
     assert!(location(&browser.get(&url).await).contains("/login?request="));
     // And prompt=login is satisfied by the login it asked for.

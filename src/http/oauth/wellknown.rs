@@ -4,15 +4,16 @@ use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use crate::http::State;
 use crate::keys::SigningAlg;
 use crate::oauth::clients::GrantType;
-use crate::Services;
+use crate::oauth::scope::USER_SCOPES;
 
 /// GET /.well-known/jwks.json — RFC 7517 §5: every published public key.
 #[get("/.well-known/jwks.json")]
-pub async fn jwks(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
-    let doc = services.keys.jwks();
-    let cache = format!("public, max-age={}", services.settings.jwks_max_age);
+pub async fn jwks(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    let doc = state.ctx.keys.jwks();
+    let cache = format!("public, max-age={}", state.jwks_max_age);
     let not_modified = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -34,10 +35,9 @@ pub async fn jwks(req: HttpRequest, services: web::Data<Services>) -> HttpRespon
         .body(doc.body.clone())
 }
 
-fn metadata(services: &Services) -> serde_json::Value {
-    let issuer = &services.settings.issuer;
+fn metadata(issuer: &str) -> serde_json::Value {
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
-    let grants: Vec<&str> = GrantType::SUPPORTED.iter().map(|g| g.as_str()).collect();
+    let grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
     json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
@@ -54,7 +54,7 @@ fn metadata(services: &Services) -> serde_json::Value {
         "response_modes_supported": ["query"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "scopes_supported": ["openid", "profile", "email", "address", "phone", "offline_access"],
+        "scopes_supported": USER_SCOPES,
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash",
                              "name", "preferred_username", "email", "email_verified"],
         "claims_parameter_supported": true,
@@ -69,11 +69,11 @@ fn metadata(services: &Services) -> serde_json::Value {
 }
 
 /// OIDC Discovery and RFC 8414 share one document, built on first use.
-fn metadata_document(services: &Services) -> HttpResponse {
-    let body = services
+fn metadata_document(state: &State) -> HttpResponse {
+    let body = state
         .discovery
         .get_or_init(|| {
-            serde_json::to_vec(&metadata(services))
+            serde_json::to_vec(&metadata(state.ctx.issuer()))
                 .unwrap_or_default()
                 .into()
         })
@@ -86,12 +86,12 @@ fn metadata_document(services: &Services) -> HttpResponse {
 
 /// GET /.well-known/openid-configuration — OIDC Discovery 1.0 §4.
 #[get("/.well-known/openid-configuration")]
-pub async fn openid_configuration(services: web::Data<Services>) -> HttpResponse {
-    metadata_document(&services)
+pub async fn openid_configuration(state: web::Data<State>) -> HttpResponse {
+    metadata_document(&state)
 }
 
 /// GET /.well-known/oauth-authorization-server — RFC 8414 §3.
 #[get("/.well-known/oauth-authorization-server")]
-pub async fn oauth_authorization_server(services: web::Data<Services>) -> HttpResponse {
-    metadata_document(&services)
+pub async fn oauth_authorization_server(state: web::Data<State>) -> HttpResponse {
+    metadata_document(&state)
 }

@@ -1,10 +1,21 @@
-//! HTML pages: plain, accessible, no script, no external resources.
+//! HTML pages: plain, accessible, no script, no external resources. One
+//! file per page family: `login.rs`, `consent.rs`.
+
+pub mod consent;
+pub mod login;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, web, HttpResponse, HttpResponseBuilder};
 use askama::Template;
 
-use crate::Services;
+use super::State;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(login::login_form)
+        .service(login::login_submit)
+        .service(consent::consent_form)
+        .service(consent::consent_submit);
+}
 
 #[derive(Template)]
 #[template(path = "index.html")]
@@ -52,22 +63,13 @@ pub fn error(status: StatusCode, title: &str, message: &str) -> HttpResponse {
     render(page_builder(status), &ErrorPage { title, message })
 }
 
-/// The page for a database outage or an internal failure.
-pub fn unavailable() -> HttpResponse {
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Temporarily unavailable",
-        "Portcullis cannot complete this request right now. Please try again in a moment.",
-    )
-}
-
 /// GET / — what this server is and where its metadata lives.
 #[get("/")]
-pub async fn index(services: web::Data<Services>) -> HttpResponse {
+pub async fn index(state: web::Data<State>) -> HttpResponse {
     render(
         page_builder(StatusCode::OK),
         &IndexPage {
-            issuer: &services.settings.issuer,
+            issuer: state.ctx.issuer(),
         },
     )
 }

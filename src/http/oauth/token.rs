@@ -1,39 +1,37 @@
-//! `POST /token`.
+//! `POST /token`, `POST /introspect`, `POST /revoke`: form in, JSON out.
 
 use actix_web::http::header;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 
-use super::errors::OAuthError;
-use super::forms::read_form;
+use crate::http::errors::OAuthError;
+use crate::http::extract::{authorization_header, read_form};
+use crate::http::State;
 use crate::oauth::introspection::{self, TokenQuery};
+use crate::oauth::revocation;
 use crate::oauth::token::{exchange, TokenRequest};
-use crate::oauth::Error;
-use crate::Services;
 
-/// POST /token — RFC 6749 §4.3 (password), §4.4 (client credentials), §6 (refresh).
+/// POST /token — RFC 6749 §4.1.3 (authorization code), §4.3 (password),
+/// §4.4 (client credentials), §6 (refresh).
 #[post("/token")]
 pub async fn token(
     req: HttpRequest,
     payload: web::Payload,
-    services: web::Data<Services>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, OAuthError> {
     let params = read_form(&req, payload).await?;
     let mut request = TokenRequest::parse(&params, authorization_header(&req)?)?;
     request.address = req.peer_addr().map(|a| a.ip().to_string());
-    let response = exchange(&services, request).await?;
+    let response = exchange(&state.ctx, request).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(response))
 }
 
-fn authorization_header(req: &HttpRequest) -> Result<Option<&str>, Error> {
-    match req.headers().get(header::AUTHORIZATION) {
-        Some(v) => v.to_str().map(Some).map_err(|_| {
-            Error::invalid_client("malformed Authorization header").with_basic_challenge(true)
-        }),
-        None => Ok(None),
-    }
+/// The request of both introspection and revocation.
+async fn token_query(req: &HttpRequest, payload: web::Payload) -> Result<TokenQuery, OAuthError> {
+    let params = read_form(req, payload).await?;
+    Ok(TokenQuery::parse(&params, authorization_header(req)?)?)
 }
 
 /// POST /introspect — RFC 7662.
@@ -41,11 +39,10 @@ fn authorization_header(req: &HttpRequest) -> Result<Option<&str>, Error> {
 pub async fn introspect(
     req: HttpRequest,
     payload: web::Payload,
-    services: web::Data<Services>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = read_form(&req, payload).await?;
-    let query = TokenQuery::parse(&params, authorization_header(&req)?)?;
-    let answer = introspection::introspect(&services, query).await?;
+    let query = token_query(&req, payload).await?;
+    let answer = introspection::introspect(&state.ctx, query).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(answer))
@@ -56,11 +53,10 @@ pub async fn introspect(
 pub async fn revoke(
     req: HttpRequest,
     payload: web::Payload,
-    services: web::Data<Services>,
+    state: web::Data<State>,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = read_form(&req, payload).await?;
-    let query = TokenQuery::parse(&params, authorization_header(&req)?)?;
-    introspection::revoke(&services, query).await?;
+    let query = token_query(&req, payload).await?;
+    revocation::revoke(&state.ctx, query).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())

@@ -1,0 +1,101 @@
+//! `/admin/clients`: list, create, remove.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ok, AdminActor};
+use crate::http::errors::AdminError;
+use crate::http::State;
+use crate::keys::SigningAlg;
+use crate::oauth::clients::{self, GrantType, NewClient, DEFAULT_SCOPE};
+
+/// GET /admin/clients
+pub async fn list_clients(
+    _: AdminActor,
+    state: web::Data<State>,
+) -> Result<HttpResponse, AdminError> {
+    let list = state.ctx.db.run(clients::list).await?;
+    let summaries: Vec<_> = list.iter().map(|c| c.summary()).collect();
+    Ok(ok(StatusCode::OK, json!({ "clients": summaries })))
+}
+
+#[derive(Deserialize)]
+pub struct NewClientBody {
+    client_id: String,
+    name: Option<String>,
+    #[serde(default)]
+    public: bool,
+    grant_types: Option<Vec<String>>,
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    scope: Option<String>,
+    audience: Option<String>,
+    signing_alg: Option<String>,
+    #[serde(default)]
+    consent: bool,
+    secret: Option<String>,
+}
+
+/// POST /admin/clients — a confidential client's generated secret is in the
+/// answer, once.
+pub async fn create_client(
+    AdminActor(actor): AdminActor,
+    body: web::Json<NewClientBody>,
+    state: web::Data<State>,
+) -> Result<HttpResponse, AdminError> {
+    let body = body.into_inner();
+    let grant_types = match &body.grant_types {
+        Some(list) => list
+            .iter()
+            .map(|g| g.parse::<GrantType>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(AdminError::Invalid)?,
+        None => NewClient::default_grant_types(&body.redirect_uris),
+    };
+    let signing_alg = match body.signing_alg.as_deref() {
+        Some(name) => name.parse::<SigningAlg>().map_err(AdminError::Invalid)?,
+        None => NewClient::DEFAULT_SIGNING_ALG,
+    };
+    let given_secret = body.secret.is_some();
+    let new = NewClient {
+        client_id: body.client_id,
+        name: body.name,
+        public: body.public,
+        grant_types,
+        redirect_uris: body.redirect_uris,
+        scope: body.scope.unwrap_or_else(|| DEFAULT_SCOPE.into()),
+        audience: body.audience,
+        signing_alg,
+        secret: body.secret,
+        consent: body.consent,
+        post_logout_redirect_uris: body.post_logout_redirect_uris,
+    };
+    let now = state.ctx.now();
+    let registered = state
+        .ctx
+        .db
+        .write(move |conn| clients::register(conn, new, &actor, now))
+        .await?;
+    let mut out = registered.client.summary();
+    if let Some(secret) = registered.secret.filter(|_| !given_secret) {
+        out["client_secret"] = json!(secret);
+    }
+    Ok(ok(StatusCode::CREATED, out))
+}
+
+/// DELETE /admin/clients/{client_id} — and every refresh token issued to it.
+pub async fn remove_client(
+    AdminActor(actor): AdminActor,
+    client_id: web::Path<String>,
+    state: web::Data<State>,
+) -> Result<HttpResponse, AdminError> {
+    let id = client_id.into_inner();
+    if !clients::remove_client(&state.ctx, &id, actor).await? {
+        return Err(AdminError::NotFound(format!("no client named {id}")));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,128 @@
+//! Reading what a request carries: form bodies and query strings (with
+//! limits), the Authorization header, a bearer token, and the browser's
+//! session and flow cookies.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest};
+use futures_util::StreamExt;
+
+use super::State;
+use crate::accounts::sessions::{self, LiveSession};
+use crate::oauth::form::{self, Params};
+use crate::oauth::{Error, ErrorCode};
+use crate::store::StoreError;
+
+/// Form requests are small; anything larger is refused before parsing.
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// The SSO session's cookie: a random value whose hash names the session.
+pub const SESSION_COOKIE: &str = "portcullis_session";
+/// Binds a pending login or consent to the browser that started it, so a
+/// form cannot be completed from another browser (login CSRF).
+pub const FLOW_COOKIE: &str = "portcullis_flow";
+
+/// Reads an `application/x-www-form-urlencoded` body of at most
+/// `MAX_FORM_BYTES`.
+pub async fn read_form(req: &HttpRequest, mut payload: web::Payload) -> Result<Params, Error> {
+    if !is_form(req) {
+        return Err(Error::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| Error::invalid_request("the request body could not be read"))?;
+        if body.len() + chunk.len() > MAX_FORM_BYTES {
+            return Err(Error::invalid_request("the request body is too large"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    form::parse(&body)
+}
+
+pub fn is_form(req: &HttpRequest) -> bool {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    mime.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+}
+
+pub fn parse_query(query: &str) -> Result<Params, Error> {
+    if query.len() > MAX_FORM_BYTES {
+        return Err(Error::invalid_request("the query string is too long"));
+    }
+    form::parse(query.as_bytes())
+}
+
+/// The Authorization header, for client authentication (RFC 6749 §2.3.1).
+pub fn authorization_header(req: &HttpRequest) -> Result<Option<&str>, Error> {
+    match req.headers().get(header::AUTHORIZATION) {
+        Some(v) => v.to_str().map(Some).map_err(|_| {
+            Error::invalid_client("malformed Authorization header").with_basic_challenge(true)
+        }),
+        None => Ok(None),
+    }
+}
+
+/// A bearer token in the Authorization header (RFC 6750 §2.1).
+pub fn bearer_token(req: &HttpRequest) -> Result<Option<String>, Error> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Error::invalid_request("malformed Authorization header"))?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim().to_owned()))
+        }
+        _ => Err(Error::new(
+            ErrorCode::InvalidToken,
+            "expected a Bearer token",
+        )),
+    }
+}
+
+/// The value of the browser's session cookie, if it sent one.
+pub fn session_cookie(req: &HttpRequest) -> Option<String> {
+    req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned())
+}
+
+/// The value of the browser's flow cookie, if it sent one.
+pub fn flow_cookie(req: &HttpRequest) -> Option<String> {
+    req.cookie(FLOW_COOKIE).map(|c| c.value().to_owned())
+}
+
+/// The live SSO session of this browser, if any.
+pub async fn current_session(
+    req: &HttpRequest,
+    state: &State,
+) -> Result<Option<LiveSession>, StoreError> {
+    let Some(value) = session_cookie(req) else {
+        return Ok(None);
+    };
+    let now = state.ctx.now();
+    state
+        .ctx
+        .db
+        .run(move |conn| sessions::find(conn, &value, now))
+        .await
+}
+
+/// A cookie only this server reads: HttpOnly, SameSite=Lax, Secure when
+/// the issuer is https.
+pub fn cookie<'c>(name: &'c str, value: String, state: &State) -> Cookie<'c> {
+    Cookie::build(name, value)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .secure(state.secure_cookies)
+        .finish()
+}

@@ -1,0 +1,31 @@
+//! The OAuth 2.0 and OpenID Connect endpoints, one file per family.
+
+pub mod authorize;
+pub mod logout;
+pub mod token;
+pub mod userinfo;
+pub mod wellknown;
+
+use actix_web::web;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(wellknown::jwks)
+        .service(wellknown::openid_configuration)
+        .service(wellknown::oauth_authorization_server)
+        .service(token::token)
+        .service(token::introspect)
+        .service(token::revoke)
+        .service(authorize::authorize_get)
+        .service(authorize::authorize_post)
+        .service(authorize::authorize_continue)
+        .service(
+            web::resource("/userinfo")
+                .route(web::get().to(userinfo::userinfo_get))
+                .route(web::post().to(userinfo::userinfo_post)),
+        )
+        .service(
+            web::resource("/logout")
+                .route(web::get().to(logout::logout_get))
+                .route(web::post().to(logout::logout_post)),
+        );
+}

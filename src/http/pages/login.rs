@@ -1,0 +1,173 @@
+//! `GET|POST /login` — the login page of a pending authorization request.
+//! The steps of a login are `accounts::login`'s state machine; this file
+//! renders the page each state asks for.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::{error, page_builder, render};
+use crate::accounts::login::{self, Attempt, LoginState};
+use crate::http::errors::PageError;
+use crate::http::extract::{cookie, read_form, session_cookie, SESSION_COOKIE};
+use crate::http::oauth::authorize::{find_client, load_pending, pending_from_query, see_other};
+use crate::http::State;
+use crate::oauth::authorize::{redirect_url, AuthorizeRequest};
+use crate::oauth::form::Params;
+use crate::secrets;
+use crate::store::authorization::PendingRow;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    client_name: &'a str,
+    request_id: &'a str,
+    csrf_token: &'a str,
+    username: &'a str,
+    error: Option<&'a str>,
+}
+
+/// The same words for every failed login: they must not tell which part was wrong.
+const LOGIN_FAILED: &str = "The username or password is incorrect.";
+
+/// The display name of a client, if it is still registered.
+pub async fn client_name(state: &State, client_id: &str) -> Result<Option<String>, PageError> {
+    Ok(find_client(state, client_id).await?.map(|c| c.name))
+}
+
+fn login_page(
+    status: StatusCode,
+    client: &str,
+    pending: &PendingRow,
+    username: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    render(
+        page_builder(status),
+        &LoginPage {
+            client_name: client,
+            request_id: &pending.id,
+            csrf_token: &pending.csrf_token,
+            username,
+            error,
+        },
+    )
+}
+
+/// GET /login?request=ID — the login form for a pending authorization request.
+#[get("/login")]
+pub async fn login_form(
+    req: HttpRequest,
+    state: web::Data<State>,
+) -> Result<HttpResponse, PageError> {
+    let (request, pending) = pending_from_query(&req, &state)
+        .await?
+        .ok_or(PageError::Expired)?;
+    let name = client_name(&state, &request.client_id)
+        .await?
+        .ok_or(PageError::Expired)?;
+    Ok(login_page(
+        StatusCode::OK,
+        &name,
+        &pending,
+        request.login_hint.as_deref().unwrap_or(""),
+        None,
+    ))
+}
+
+/// Checks the CSRF token and the browser binding of a page's form.
+pub async fn checked_form(
+    req: &HttpRequest,
+    state: &State,
+    payload: web::Payload,
+) -> Result<(Params, AuthorizeRequest, PendingRow), PageError> {
+    let params = read_form(req, payload)
+        .await
+        .map_err(|_| PageError::Expired)?;
+    let (request, pending) = load_pending(req, state, params.get("request"))
+        .await?
+        .ok_or(PageError::Expired)?;
+    let csrf_ok = params
+        .get("csrf_token")
+        .is_some_and(|t| secrets::constant_time_eq(t, &pending.csrf_token));
+    if !csrf_ok {
+        return Err(PageError::sign_in(
+            "The form was not sent from this sign-in page (its security token is missing or wrong). Go back to the application and start again.",
+        ));
+    }
+    Ok((params, request, pending))
+}
+
+/// POST /login — checks the password, starts the SSO session, resumes the request.
+#[post("/login")]
+pub async fn login_submit(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<State>,
+) -> Result<HttpResponse, PageError> {
+    let (params, request, pending) = checked_form(&req, &state, payload).await?;
+    let username = params.get("username").unwrap_or("").to_owned();
+    let password = params.get("password").unwrap_or("").to_owned();
+    let name = client_name(&state, &request.client_id)
+        .await?
+        .unwrap_or_default();
+    let failed = || {
+        login_page(
+            StatusCode::UNAUTHORIZED,
+            &name,
+            &pending,
+            &username,
+            Some(LOGIN_FAILED),
+        )
+    };
+    if username.is_empty() || password.is_empty() || username.len() > 256 {
+        return Ok(failed());
+    }
+    let ctx = &state.ctx;
+    let deps = login::Deps {
+        db: &ctx.db,
+        clock: &ctx.clock,
+        events: &ctx.events,
+        policy: ctx.protocol.login,
+        session_ttl: ctx.protocol.session_ttl,
+    };
+    let attempt = Attempt {
+        username: username.clone(),
+        password,
+        via: format!("login-page:{}", request.client_id),
+        address: req.peer_addr().map(|a| a.ip().to_string()),
+    };
+    let (user, session) = match login::password_step(&deps, attempt, session_cookie(&req)).await? {
+        LoginState::Done { user, session } => (user, session),
+        LoginState::NeedsPassword { .. } => {
+            ctx.metrics.login_failed("login_page");
+            tracing::info!(client_id = %request.client_id, "login failed");
+            return Ok(failed());
+        }
+        LoginState::Throttled { retry_after } => {
+            let minutes = (retry_after + 59) / 60;
+            let mut res = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many attempts",
+                &format!("Too many failed sign-in attempts. Try again in {minutes} minute(s)."),
+            );
+            if let Ok(value) = header::HeaderValue::from_str(&retry_after.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return Ok(res);
+        }
+    };
+    tracing::info!(user = %user.id, client_id = %request.client_id, "login succeeded");
+    let location = redirect_url(
+        &format!("{}/authorize/continue", ctx.issuer()),
+        &[("request", Some(&pending.id))],
+    );
+    let mut res = see_other(&location);
+    let mut session_cookie = cookie(SESSION_COOKIE, session, &state);
+    session_cookie.set_max_age(actix_web::cookie::time::Duration::seconds(
+        ctx.protocol.session_ttl,
+    ));
+    res.add_cookie(&session_cookie)
+        .map_err(|e| PageError::Internal(format!("cannot set the session cookie: {e}")))?;
+    Ok(res)
+}

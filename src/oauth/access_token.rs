@@ -1,0 +1,126 @@
+//! The one reader of the access tokens this server issues (RFC 9068):
+//! userinfo, introspection and the admin API all validate through
+//! [`validate`], in this order: signature (the published key its `kid`
+//! names) → `typ` `at+jwt` → issuer → expiry (the server's clock) → `jti`
+//! not revoked → its user still there and enabled. A sender-binding check
+//! (DPoP's `cnf.jkt`, RFC 9449 §7) will be one more step here.
+
+use serde::{Deserialize, Serialize};
+
+use super::Context;
+use crate::keys::{Expiring, Expiry, KeyError};
+use crate::store::users::{self, UserRow};
+use crate::store::{revoked_tokens, StoreError};
+
+/// `aud`: one audience or several (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    pub fn contains(&self, who: &str) -> bool {
+        match self {
+            Audience::One(a) => a == who,
+            Audience::Many(list) => list.iter().any(|a| a == who),
+        }
+    }
+
+    pub fn first(&self) -> Option<&str> {
+        match self {
+            Audience::One(a) => Some(a),
+            Audience::Many(list) => list.first().map(String::as_str),
+        }
+    }
+}
+
+/// The claims of an access token, as `oauth::token::issue` writes them.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccessToken {
+    pub sub: String,
+    pub client_id: String,
+    pub aud: Audience,
+    #[serde(default)]
+    pub scope: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    /// Present on a user's token (when the user logged in); absent on a
+    /// client's own token (client credentials).
+    pub auth_time: Option<i64>,
+    #[serde(default)]
+    pub userinfo_claims: Vec<String>,
+}
+
+impl Expiring for AccessToken {
+    fn exp(&self) -> i64 {
+        self.exp
+    }
+}
+
+/// Who a live access token speaks for.
+pub enum Holder {
+    /// A client's own token (client credentials): no user behind it.
+    Client,
+    User(Box<UserRow>),
+}
+
+/// An access token that passed every check.
+pub struct Validated {
+    pub claims: AccessToken,
+    pub holder: Holder,
+}
+
+/// Checks the signature, `typ`, issuer and (unless told otherwise) expiry;
+/// no database. Revocation reads this for tokens already expired too.
+pub fn decode(ctx: &Context, token: &str, expiry: Expiry) -> Result<AccessToken, KeyError> {
+    ctx.keys.verify(token, ctx.issuer(), "at+jwt", expiry)
+}
+
+/// Every check, in one trip to the database. `None` for a token that does
+/// not count, whatever the reason: callers answer `invalid_token` or
+/// `{"active": false}` without saying which check failed.
+pub async fn validate(ctx: &Context, token: &str) -> Result<Option<Validated>, StoreError> {
+    let Ok(claims) = decode(ctx, token, Expiry::Enforce) else {
+        return Ok(None);
+    };
+    let jti = claims.jti.clone();
+    // A user's token (it has an auth_time) dies with its user.
+    let user = claims.auth_time.map(|_| claims.sub.clone());
+    let holder = ctx
+        .db
+        .run(move |conn| {
+            if revoked_tokens::is_revoked(conn, &jti)? {
+                return Ok::<_, StoreError>(None);
+            }
+            let Some(sub) = user else {
+                return Ok(Some(Holder::Client));
+            };
+            Ok(users::find_by_id(conn, &sub)?
+                .filter(|u| !u.disabled)
+                .map(|u| Holder::User(Box::new(u))))
+        })
+        .await?;
+    Ok(holder.map(|holder| Validated { claims, holder }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_audience_is_one_name_or_a_list() {
+        let one: Audience = serde_json::from_str(r#""https://api""#).unwrap();
+        let many: Audience = serde_json::from_str(r#"["a", "https://api"]"#).unwrap();
+        assert!(one.contains("https://api") && many.contains("https://api"));
+        assert!(!one.contains("a"));
+        assert_eq!(many.first(), Some("a"));
+        assert_eq!(
+            serde_json::to_string(&many).unwrap(),
+            r#"["a","https://api"]"#
+        );
+        assert!(serde_json::from_str::<Audience>("3").is_err());
+    }
+}

@@ -1,0 +1,188 @@
+//! Where the browser goes next, once a request is validated: back to the
+//! client with a code or an error, or to the login or consent page with the
+//! request parked until the page is done. The HTTP layer only turns an
+//! [`Outcome`] into a response.
+
+use super::{
+    error_redirect, issue_code, next_step, redirect_url, response, save_pending, AuthorizeRequest,
+    Next, SessionState,
+};
+use crate::accounts::sessions::LiveSession;
+use crate::oauth::clients::Client;
+use crate::oauth::{Context, Error, ErrorCode, Scope};
+use crate::secrets;
+use crate::store::authorization::{self as rows, PendingRow};
+use crate::store::StoreError;
+
+/// What the browser is sent to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Back to the client: a code or an error (RFC 6749 §4.1.2).
+    Redirect(String),
+    /// To a Portcullis page (login or consent) for the parked request.
+    /// `new_flow_cookie` is the browser binding to set when it had none.
+    Page {
+        location: String,
+        new_flow_cookie: Option<String>,
+    },
+}
+
+/// Decides for a validated request. `pending` is the parked request when
+/// this continues one after a page; `flow_cookie` the browser's binding.
+pub async fn proceed(
+    ctx: &Context,
+    client: &Client,
+    request: AuthorizeRequest,
+    session: Option<&LiveSession>,
+    pending: Option<PendingRow>,
+    flow_cookie: Option<&str>,
+) -> Result<Outcome, StoreError> {
+    let consented = match (session, client.consent) {
+        (Some(s), true) => {
+            let (user_id, client_id) = (s.user.id.clone(), client.client_id.clone());
+            let stored = ctx
+                .db
+                .run(move |conn| rows::find_consent(conn, &user_id, &client_id))
+                .await?;
+            stored.map(|s| Scope::from_stored(&s)).transpose()?
+        }
+        _ => None,
+    };
+    let state = session.map(|s| SessionState {
+        auth_time: s.auth_time,
+    });
+    let next = next_step(
+        &request,
+        client,
+        state.as_ref(),
+        consented.as_ref(),
+        pending.as_ref().map(|p| p.created_at),
+        ctx.now(),
+    );
+    match (next, session) {
+        (Err(error), _) => Ok(Outcome::Redirect(error_redirect(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            &error,
+            ctx.issuer(),
+        ))),
+        (Ok(Next::IssueCode), Some(session)) => {
+            let url = issue_code_redirect(ctx, request, session, pending.map(|p| p.id)).await?;
+            Ok(Outcome::Redirect(url))
+        }
+        // next_step asks for a login whenever there is no session.
+        (Ok(Next::Login), _) | (Ok(Next::IssueCode), None) => {
+            park(ctx, "/login", request, pending, flow_cookie).await
+        }
+        (Ok(Next::Consent), _) => park(ctx, "/consent", request, pending, flow_cookie).await,
+    }
+}
+
+/// Issues the code, ends the parked request, and says where to send the
+/// browser (RFC 6749 §4.1.2, with `iss` per RFC 9207).
+pub async fn issue_code_redirect(
+    ctx: &Context,
+    request: AuthorizeRequest,
+    session: &LiveSession,
+    pending_id: Option<String>,
+) -> Result<String, StoreError> {
+    let (user_id, session_id, auth_time) = (
+        session.user.id.clone(),
+        session.id_hash.clone(),
+        session.auth_time,
+    );
+    let (ttl, now) = (ctx.protocol.code_ttl, ctx.now());
+    let req = request.clone();
+    let code = ctx
+        .db
+        .write(move |conn| {
+            let code = issue_code(conn, &req, &user_id, &session_id, auth_time, now, ttl)?;
+            if let Some(id) = pending_id {
+                rows::delete_pending(conn, &id)?;
+            }
+            Ok::<_, StoreError>(code)
+        })
+        .await?;
+    Ok(response::code_redirect(
+        &request.redirect_uri,
+        &code,
+        request.state.as_deref(),
+        ctx.issuer(),
+    ))
+}
+
+/// The user allowed a third-party client on the consent page: the consent
+/// is kept (so the page is not shown again for this scope), and a code issued.
+pub async fn consent_given(
+    ctx: &Context,
+    request: AuthorizeRequest,
+    session: &LiveSession,
+    pending_id: String,
+) -> Result<String, StoreError> {
+    let (user_id, client_id, scope, now) = (
+        session.user.id.clone(),
+        request.client_id.clone(),
+        request.scope.clone(),
+        ctx.now(),
+    );
+    ctx.db
+        .write(move |conn| rows::save_consent(conn, &user_id, &client_id, &scope, now))
+        .await?;
+    issue_code_redirect(ctx, request, session, Some(pending_id)).await
+}
+
+/// The user declined: the client hears `access_denied`.
+pub async fn consent_declined(
+    ctx: &Context,
+    request: &AuthorizeRequest,
+    pending_id: String,
+) -> String {
+    // Best effort: an undeleted pending request expires on its own.
+    if let Err(e) = ctx
+        .db
+        .write(move |conn| rows::delete_pending(conn, &pending_id))
+        .await
+    {
+        tracing::warn!(error = %e, "could not delete a declined pending request");
+    }
+    let error = Error::new(ErrorCode::AccessDenied, "the user declined");
+    error_redirect(
+        &request.redirect_uri,
+        request.state.as_deref(),
+        &error,
+        ctx.issuer(),
+    )
+}
+
+/// Parks the request (unless it is parked already) and sends the browser
+/// to `page`.
+async fn park(
+    ctx: &Context,
+    page: &str,
+    request: AuthorizeRequest,
+    pending: Option<PendingRow>,
+    flow_cookie: Option<&str>,
+) -> Result<Outcome, StoreError> {
+    let existing = flow_cookie.filter(|v| v.len() == 43).map(str::to_owned);
+    let browser = existing
+        .clone()
+        .unwrap_or_else(|| secrets::random_token(32));
+    let id = match pending {
+        Some(p) => p.id,
+        None => {
+            let (b, now) = (browser.clone(), ctx.now());
+            ctx.db
+                .write(move |conn| save_pending(conn, &request, &b, now))
+                .await?
+                .id
+        }
+    };
+    let location = redirect_url(
+        &format!("{}{page}", ctx.issuer()),
+        &[("request", Some(&id))],
+    );
+    Ok(Outcome::Page {
+        location,
+        new_flow_cookie: existing.is_none().then_some(browser),
+    })
+}

@@ -1,0 +1,133 @@
+//! Whether the user must log in or consent before a code is issued: two
+//! lists of named checks, in the style of node oidc-provider's interaction
+//! policy. A second factor or an `acr` requirement is one more [`Check`] in
+//! [`LOGIN_CHECKS`], not another branch.
+
+use super::AuthorizeRequest;
+use crate::oauth::clients::Client;
+use crate::oauth::{Error, ErrorCode, Scope};
+
+/// The SSO session a request arrives with.
+#[derive(Debug, Clone)]
+pub struct SessionState {
+    pub auth_time: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Login,
+    Consent,
+    IssueCode,
+}
+
+/// What a check sees: the request, its client, the browser's session, the
+/// consent on record, and when the pending request started (when this is
+/// its continuation after a login or consent page).
+pub struct Situation<'a> {
+    pub request: &'a AuthorizeRequest,
+    pub client: &'a Client,
+    pub session: Option<&'a SessionState>,
+    pub consented: Option<&'a Scope>,
+    pub started_at: Option<i64>,
+    pub now: i64,
+}
+
+/// A reason to show a page before issuing a code.
+pub struct Check {
+    /// For the log: which check asked.
+    pub name: &'static str,
+    pub applies: fn(&Situation<'_>) -> bool,
+}
+
+/// The user must (re-)authenticate when any of these applies.
+pub const LOGIN_CHECKS: &[Check] = &[
+    Check {
+        name: "no_session",
+        applies: |s| s.session.is_none(),
+    },
+    // OIDC Core §3.1.2.1: a login older than max_age seconds is not enough.
+    Check {
+        name: "max_age",
+        applies: |s| {
+            let (Some(max), Some(session)) = (s.request.max_age, s.session) else {
+                return false;
+            };
+            s.now - session.auth_time > max
+        },
+    },
+    // A login made after the request started satisfies prompt=login.
+    Check {
+        name: "prompt_login",
+        applies: |s| {
+            s.request.prompt.login
+                && s.session
+                    .is_some_and(|session| s.started_at.is_none_or(|t| session.auth_time < t))
+        },
+    },
+];
+
+/// A third-party client needs the user's consent when any of these applies.
+pub const CONSENT_CHECKS: &[Check] = &[
+    Check {
+        name: "scopes_missing",
+        applies: |s| {
+            if !s.client.consent {
+                return false;
+            }
+            let requested = Scope::parse(&s.request.scope).unwrap_or_default();
+            !s.consented.is_some_and(|c| requested.is_subset_of(c))
+        },
+    },
+    Check {
+        name: "prompt_consent",
+        applies: |s| s.client.consent && s.request.prompt.consent,
+    },
+];
+
+fn first_that_applies(checks: &'static [Check], s: &Situation<'_>) -> Option<&'static str> {
+    checks.iter().find(|c| (c.applies)(s)).map(|c| c.name)
+}
+
+/// What the authorization endpoint does next. `started_at` is when the
+/// pending request was created, when this is its continuation: a login made
+/// after it satisfies `prompt=login`.
+pub fn next_step(
+    request: &AuthorizeRequest,
+    client: &Client,
+    session: Option<&SessionState>,
+    consented: Option<&Scope>,
+    started_at: Option<i64>,
+    now: i64,
+) -> Result<Next, Error> {
+    let situation = Situation {
+        request,
+        client,
+        session,
+        consented,
+        started_at,
+        now,
+    };
+    if let Some(check) = first_that_applies(LOGIN_CHECKS, &situation) {
+        tracing::debug!(check, "login required");
+        return if request.prompt.none {
+            Err(Error::new(
+                ErrorCode::LoginRequired,
+                "the user is not logged in",
+            ))
+        } else {
+            Ok(Next::Login)
+        };
+    }
+    if let Some(check) = first_that_applies(CONSENT_CHECKS, &situation) {
+        tracing::debug!(check, "consent required");
+        return if request.prompt.none {
+            Err(Error::new(
+                ErrorCode::ConsentRequired,
+                "the user has not consented to this client",
+            ))
+        } else {
+            Ok(Next::Consent)
+        };
+    }
+    Ok(Next::IssueCode)
+}

@@ -1,0 +1,198 @@
+//! Validating an authorization request (OIDC Core §3.1.2.1-2, RFC 6749
+//! §4.1.1, RFC 7636 §4.3) into an [`AuthorizeRequest`].
+
+use super::{AuthorizeError, AuthorizeRequest, Prompt};
+use crate::oauth::claims::RequestedClaims;
+use crate::oauth::clients::{Client, GrantType};
+use crate::oauth::form::{Params, Repeated};
+use crate::oauth::pkce::is_pkce_value;
+use crate::oauth::{Error, ErrorCode, Scope};
+
+/// The longest value any authorization parameter may have.
+pub const MAX_PARAM_LEN: usize = 2048;
+
+/// The `client_id` of a request, or the page to show when there is none.
+pub fn client_id_of(params: &Params) -> Result<String, AuthorizeError> {
+    match params.single("client_id") {
+        Ok(Some(id)) if id.len() <= 128 => Ok(id.to_owned()),
+        Ok(Some(_)) => Err(AuthorizeError::Page("The client_id is too long.".into())),
+        Ok(None) => Err(AuthorizeError::Page(
+            "The request names no client (client_id is missing).".into(),
+        )),
+        Err(Repeated) => Err(AuthorizeError::Page(
+            "The request names client_id more than once.".into(),
+        )),
+    }
+}
+
+/// Validates a request for `client` (already looked up by its `client_id`).
+pub fn validate(params: &Params, client: &Client) -> Result<AuthorizeRequest, AuthorizeError> {
+    let redirect_uri = match params.single("redirect_uri") {
+        Ok(Some(uri)) => uri.to_owned(),
+        Ok(None) => {
+            return Err(AuthorizeError::Page(
+                "The request has no redirect_uri.".into(),
+            ))
+        }
+        Err(Repeated) => {
+            return Err(AuthorizeError::Page(
+                "The request names redirect_uri more than once.".into(),
+            ))
+        }
+    };
+    // Exact string comparison, no normalisation (RFC 9700 §4.1.3).
+    if !client.redirect_uris.iter().any(|r| r == &redirect_uri) {
+        return Err(AuthorizeError::Page(
+            "The redirect_uri is not registered for this client, so Portcullis will not send you there.".into(),
+        ));
+    }
+    let state = params
+        .single("state")
+        .ok()
+        .flatten()
+        .filter(|s| s.len() <= MAX_PARAM_LEN)
+        .map(str::to_owned);
+    let fail = |code: ErrorCode, description: &'static str| AuthorizeError::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone(),
+        error: Error::new(code, description),
+    };
+    let pairs = params.pairs();
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(n, _)| n == name) {
+            return Err(fail(ErrorCode::InvalidRequest, "a parameter is repeated"));
+        }
+        if value.len() > MAX_PARAM_LEN {
+            return Err(fail(ErrorCode::InvalidRequest, "a parameter is too long"));
+        }
+    }
+    let get = |name: &str| params.get(name);
+    if get("request").is_some() {
+        return Err(fail(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
+    }
+    if get("request_uri").is_some() {
+        return Err(fail(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
+    }
+    if get("registration").is_some() {
+        return Err(fail(
+            ErrorCode::RegistrationNotSupported,
+            "the registration parameter is not supported",
+        ));
+    }
+    match get("response_type") {
+        None => return Err(fail(ErrorCode::InvalidRequest, "response_type is missing")),
+        Some("code") => {}
+        Some(_) => {
+            return Err(fail(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ))
+        }
+    }
+    if get("response_mode").is_some_and(|m| m != "query") {
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "only response_mode=query is supported",
+        ));
+    }
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(fail(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the authorization code flow",
+        ));
+    }
+    let scope = Scope::grant(get("scope"), &client.scope).map_err(|_| {
+        fail(
+            ErrorCode::InvalidScope,
+            "the requested scope exceeds what this client may ask for",
+        )
+    })?;
+    let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
+        (Some(challenge), Some("S256")) => {
+            if !is_pkce_value(challenge) {
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "code_challenge is malformed",
+                ));
+            }
+            Some(challenge.to_owned())
+        }
+        (Some(_), _) => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "code_challenge_method must be S256",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "code_challenge_method without code_challenge",
+            ))
+        }
+        (None, None) if client.is_public() => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "public clients must use PKCE (code_challenge, S256)",
+            ))
+        }
+        (None, None) => None,
+    };
+    let mut prompt = Prompt::default();
+    for value in get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|v| !v.is_empty())
+    {
+        match value {
+            "none" => prompt.none = true,
+            "login" => prompt.login = true,
+            "consent" => prompt.consent = true,
+            "select_account" => {}
+            _ => return Err(fail(ErrorCode::InvalidRequest, "unsupported prompt value")),
+        }
+    }
+    if prompt.none && (prompt.login || prompt.consent) {
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+    let max_age = match get("max_age") {
+        None => None,
+        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            fail(
+                ErrorCode::InvalidRequest,
+                "max_age must be a whole number of seconds",
+            )
+        })?),
+    };
+    let claims = match get("claims") {
+        None => None,
+        Some(json) => Some(RequestedClaims::parse(json).map_err(|_| {
+            fail(
+                ErrorCode::InvalidRequest,
+                "the claims parameter is malformed",
+            )
+        })?),
+    };
+    // id_token_hint, acr_values, ui_locales, claims_locales and display are
+    // accepted and need nothing from us: there is one way to log in.
+    Ok(AuthorizeRequest {
+        client_id: client.client_id.clone(),
+        redirect_uri,
+        scope: scope.to_string(),
+        state,
+        nonce: get("nonce").map(str::to_owned),
+        code_challenge,
+        prompt,
+        max_age,
+        login_hint: get("login_hint").map(str::to_owned),
+        claims,
+    })
+}

@@ -1,0 +1,147 @@
+//! Registered clients as the protocol sees them: their grant types, redirect
+//! URIs, scope and signing algorithm. Registration rules are in
+//! `registration.rs`, the in-memory cache in `cache.rs`; how a client proves
+//! who it is lives in `oauth::client_auth`.
+
+mod cache;
+mod registration;
+
+pub use cache::{ClientCache, CLIENT_CACHE_TTL};
+pub use registration::{
+    register, remove, remove_client, NewClient, Registered, RegistrationError, DEFAULT_SCOPE,
+    MIN_SECRET_LEN,
+};
+
+use serde::Serialize;
+
+use super::Scope;
+use crate::keys::SigningAlg;
+use crate::secrets;
+use crate::store::clients::{self as rows, ClientRow};
+use crate::store::{DbConnection, StoreError};
+
+pub use crate::store::clients::GrantType;
+
+/// A client as the protocol sees it.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    secret_hash: Option<String>,
+    pub grant_types: Vec<GrantType>,
+    pub redirect_uris: Vec<String>,
+    pub scope: Scope,
+    pub audience: Option<String>,
+    pub signing_alg: SigningAlg,
+    /// A third-party client: users are asked before it gets their data.
+    pub consent: bool,
+    pub post_logout_redirect_uris: Vec<String>,
+}
+
+/// The client as the CLI and the admin API show it: never a secret.
+#[derive(Debug, Serialize)]
+struct Summary<'a> {
+    client_id: &'a str,
+    name: &'a str,
+    public: bool,
+    grant_types: &'a [GrantType],
+    redirect_uris: &'a [String],
+    scope: String,
+    audience: Option<&'a str>,
+    signing_alg: &'static str,
+    consent: bool,
+    post_logout_redirect_uris: &'a [String],
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+
+    /// SHA-256 of the secret, for `client_auth`; `None` for a public client.
+    pub(crate) fn secret_hash(&self) -> Option<&str> {
+        self.secret_hash.as_deref()
+    }
+
+    /// The client as the CLI and the admin API show it: never a secret.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::to_value(Summary {
+            client_id: &self.client_id,
+            name: &self.name,
+            public: self.is_public(),
+            grant_types: &self.grant_types,
+            redirect_uris: &self.redirect_uris,
+            scope: self.scope.to_string(),
+            audience: self.audience.as_deref(),
+            signing_alg: self.signing_alg.as_str(),
+            consent: self.consent,
+            post_logout_redirect_uris: &self.post_logout_redirect_uris,
+        })
+        .unwrap_or_default()
+    }
+
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// A client built in memory, for unit tests, property tests and fuzz
+    /// targets of the protocol rules (they live outside the crate, so this
+    /// cannot be `cfg(test)`).
+    #[doc(hidden)]
+    pub fn for_tests(
+        client_id: &str,
+        public: bool,
+        grant_types: Vec<GrantType>,
+        redirect_uris: Vec<String>,
+        scope: Scope,
+        signing_alg: SigningAlg,
+        consent: bool,
+    ) -> Self {
+        Client {
+            client_id: client_id.to_owned(),
+            name: client_id.to_owned(),
+            secret_hash: if public {
+                None
+            } else {
+                Some(secrets::sha256_hex("secret"))
+            },
+            grant_types,
+            redirect_uris,
+            scope,
+            audience: None,
+            signing_alg,
+            consent,
+            post_logout_redirect_uris: Vec::new(),
+        }
+    }
+
+    fn from_row(row: ClientRow) -> Result<Self, StoreError> {
+        let scope = Scope::from_stored(&row.scope)
+            .map_err(|e| StoreError::Corrupt(format!("client {}: {e}", row.client_id)))?;
+        Ok(Client {
+            client_id: row.client_id,
+            name: row.name,
+            secret_hash: row.secret_hash,
+            grant_types: row.grant_types.0,
+            redirect_uris: row.redirect_uris.0,
+            scope,
+            audience: row.audience,
+            signing_alg: row.signing_alg,
+            consent: row.consent,
+            post_logout_redirect_uris: row.post_logout_redirect_uris.0,
+        })
+    }
+}
+
+pub fn find(conn: &mut DbConnection, client_id: &str) -> Result<Option<Client>, StoreError> {
+    rows::find(conn, client_id)?
+        .map(Client::from_row)
+        .transpose()
+}
+
+pub fn list(conn: &mut DbConnection) -> Result<Vec<Client>, StoreError> {
+    rows::list(conn)?
+        .into_iter()
+        .map(Client::from_row)
+        .collect()
+}

@@ -1,0 +1,205 @@
+//! Registering and removing clients, with the defaults every caller (the
+//! CLI, the admin API, the console and dynamic registration later) shares.
+//! Each operation records its audit event with the actor who asked.
+
+use super::{Client, GrantType};
+use crate::audit;
+use crate::keys::SigningAlg;
+use crate::oauth::{Context, Scope};
+use crate::secrets;
+use crate::store::clients::{self as rows, ClientRow, SpaceList};
+use crate::store::{DbConnection, StoreError};
+
+/// The scope a client may ask for when its registration names none.
+pub const DEFAULT_SCOPE: &str = "openid profile email";
+
+/// Shortest secret accepted from an administrator: 32 characters. Secrets are
+/// stored as SHA-256 (fast, so client authentication costs nothing), which is
+/// only safe for high-entropy secrets.
+pub const MIN_SECRET_LEN: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    pub client_id: String,
+    pub name: Option<String>,
+    pub public: bool,
+    pub grant_types: Vec<GrantType>,
+    pub redirect_uris: Vec<String>,
+    pub scope: String,
+    pub audience: Option<String>,
+    pub signing_alg: SigningAlg,
+    /// `None` for a confidential client: a secret is generated.
+    pub secret: Option<String>,
+    pub consent: bool,
+    pub post_logout_redirect_uris: Vec<String>,
+}
+
+impl NewClient {
+    /// The grant types a registration gets when it names none: the
+    /// authorization-code flow for a client with redirect URIs (a web or
+    /// native app), else the password grant (a first-party app or script);
+    /// both with refresh tokens.
+    pub fn default_grant_types(redirect_uris: &[String]) -> Vec<GrantType> {
+        if redirect_uris.is_empty() {
+            vec![GrantType::Password, GrantType::RefreshToken]
+        } else {
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        }
+    }
+
+    /// The signing algorithm a registration gets when it names none.
+    pub const DEFAULT_SIGNING_ALG: SigningAlg = SigningAlg::Rs256;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationError {
+    #[error("client {0} already exists")]
+    Exists(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The stored client and, for a confidential client, its secret in clear:
+/// shown once, never stored.
+pub struct Registered {
+    pub client: Client,
+    pub secret: Option<String>,
+}
+
+/// Checks and stores a new client, and records `client.created` by `actor`.
+pub fn register(
+    conn: &mut DbConnection,
+    new: NewClient,
+    actor: &str,
+    now: i64,
+) -> Result<Registered, RegistrationError> {
+    let invalid = |s: String| RegistrationError::Invalid(s);
+    let id = &new.client_id;
+    if id.is_empty()
+        || id.len() > 128
+        || !id.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b':')
+    {
+        return Err(invalid(
+            "client id must be 1 to 128 printable ASCII characters, without spaces or ':'".into(),
+        ));
+    }
+    if new.grant_types.is_empty() {
+        return Err(invalid("a client needs at least one grant type".into()));
+    }
+    if new.public && new.grant_types.contains(&GrantType::ClientCredentials) {
+        return Err(invalid(
+            "a public client cannot use client_credentials: it has no secret".into(),
+        ));
+    }
+    if new.public && new.secret.is_some() {
+        return Err(invalid("a public client has no secret".into()));
+    }
+    for uri in new
+        .redirect_uris
+        .iter()
+        .chain(&new.post_logout_redirect_uris)
+    {
+        check_redirect_uri(uri).map_err(invalid)?;
+    }
+    if new.grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
+        return Err(invalid(
+            "the authorization_code grant needs at least one --redirect-uri".into(),
+        ));
+    }
+    let scope =
+        Scope::parse(&new.scope).map_err(|_| invalid(format!("invalid scope `{}`", new.scope)))?;
+    if let Some(secret) = &new.secret {
+        if secret.chars().count() < MIN_SECRET_LEN {
+            return Err(invalid(format!(
+                "a client secret must be at least {MIN_SECRET_LEN} characters"
+            )));
+        }
+    }
+    let secret = if new.public {
+        None
+    } else {
+        Some(
+            new.secret
+                .clone()
+                .unwrap_or_else(|| secrets::random_token(32)),
+        )
+    };
+    let row = ClientRow {
+        client_id: new.client_id.clone(),
+        name: new.name.clone().unwrap_or_else(|| new.client_id.clone()),
+        secret_hash: secret.as_deref().map(secrets::sha256_hex),
+        grant_types: SpaceList(new.grant_types.clone()),
+        redirect_uris: SpaceList(new.redirect_uris.clone()),
+        scope: scope.to_string(),
+        audience: new.audience.clone().filter(|a| !a.is_empty()),
+        signing_alg: new.signing_alg,
+        created_at: now,
+        consent: new.consent,
+        post_logout_redirect_uris: SpaceList(new.post_logout_redirect_uris.clone()),
+    };
+    match rows::insert(conn, row.clone()) {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Err(RegistrationError::Exists(new.client_id)),
+        Err(e) => return Err(e.into()),
+    }
+    let client = Client::from_row(row)?;
+    audit::record_or_log(conn, now, actor, "client.created", &client.client_id, "");
+    Ok(Registered { client, secret })
+}
+
+/// Removes a client and every refresh token issued to it (FK cascade), and
+/// records `client.removed` by `actor`. Returns whether it existed.
+pub fn remove(
+    conn: &mut DbConnection,
+    client_id: &str,
+    actor: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let removed = rows::delete(conn, client_id)?;
+    if removed {
+        audit::record_or_log(conn, now, actor, "client.removed", client_id, "");
+    }
+    Ok(removed)
+}
+
+/// Removes a client from a running server: also forgets it in this
+/// replica's cache at once (the others' caches expire within seconds).
+pub async fn remove_client(
+    ctx: &Context,
+    client_id: &str,
+    actor: String,
+) -> Result<bool, StoreError> {
+    let (id, now) = (client_id.to_owned(), ctx.now());
+    let removed = ctx
+        .db
+        .write(move |conn| remove(conn, &id, &actor, now))
+        .await?;
+    ctx.clients.forget(client_id);
+    Ok(removed)
+}
+
+/// A redirect URI must be absolute, without a fragment (RFC 6749 §3.1.2),
+/// and use https unless it points at this machine (loopback, RFC 8252 §7.3)
+/// or is a native app's private-use scheme (RFC 8252 §7.1).
+fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(uri).map_err(|e| format!("redirect URI {uri}: {e}"))?;
+    if parsed.fragment().is_some() {
+        return Err(format!(
+            "redirect URI {uri} must not have a fragment (RFC 6749 §3.1.2)"
+        ));
+    }
+    let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(format!(
+            "redirect URI {uri} must use https (http only for localhost)"
+        )),
+        scheme if scheme.contains('.') => Ok(()),
+        _ => Err(format!(
+            "redirect URI {uri}: use https, loopback http, or a reverse-domain private scheme"
+        )),
+    }
+}

@@ -1,0 +1,92 @@
+//! One file per grant. Each checks what its RFC section asks and says what
+//! was granted; none signs anything (that is `issue.rs`).
+
+mod authorization_code;
+mod client_credentials;
+mod password;
+mod refresh_token;
+
+use super::Grant;
+use crate::audit;
+use crate::oauth::claims::RequestedClaims;
+use crate::oauth::clients::{Client, GrantType};
+use crate::oauth::{Context, Error, Scope};
+use crate::store::refresh_tokens as rt;
+use crate::store::users::UserRow;
+use crate::store::{DbConnection, StoreError};
+
+/// What a grant granted: to whom, which scope, and the refresh token it
+/// made (if the client has the refresh grant).
+pub struct Granted {
+    pub grant: GrantType,
+    /// The user and when they logged in; `None` for client credentials.
+    pub user: Option<(Box<UserRow>, i64)>,
+    pub scope: Scope,
+    pub refresh_token: Option<String>,
+    pub nonce: Option<String>,
+    pub requested: Option<RequestedClaims>,
+}
+
+/// A spent code or refresh token came back: an attacker, or a client
+/// replaying a stolen one. Revokes the refresh family it led to (RFC 6749
+/// §4.1.2, RFC 9700 §4.14.2) and records `action` in the audit trail.
+/// Returns how many tokens were revoked.
+fn theft_suspected(
+    conn: &mut DbConnection,
+    family_id: Option<&str>,
+    client_id: &str,
+    user_id: &str,
+    action: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let revoked = match family_id {
+        Some(family) => rt::revoke_family(conn, family, now)?,
+        None => 0,
+    };
+    let detail = match family_id {
+        Some(family) => format!("family {family} revoked ({revoked} tokens)"),
+        None => "no tokens were issued for it".to_owned(),
+    };
+    let actor = format!("client:{client_id}");
+    audit::record_or_log(conn, now, &actor, action, user_id, &detail);
+    tracing::warn!(
+        client_id,
+        user = user_id,
+        revoked,
+        action,
+        "token replayed; its family was revoked"
+    );
+    Ok(revoked)
+}
+
+/// Runs the grant the request names, if the client may use it.
+pub async fn run(
+    ctx: &Context,
+    client: &Client,
+    grant: Grant,
+    address: Option<String>,
+) -> Result<Granted, Error> {
+    let grant_type = grant.grant_type();
+    if !client.allows(grant_type) {
+        return Err(Error::unauthorized_client(format!(
+            "this client may not use the {grant_type} grant"
+        )));
+    }
+    match grant {
+        Grant::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => authorization_code::run(ctx, client, code, redirect_uri, code_verifier).await,
+        Grant::Password {
+            username,
+            password,
+            scope,
+        } => password::run(ctx, client, username, password, scope, address).await,
+        Grant::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh_token::run(ctx, client, refresh_token, scope).await,
+        Grant::ClientCredentials { scope } => client_credentials::run(client, scope),
+    }
+}

@@ -1,0 +1,66 @@
+//! RFC 6749 §4.3: the resource owner password credentials grant.
+
+use super::Granted;
+use crate::accounts::{self, LoginOutcome};
+use crate::oauth::clients::{Client, GrantType};
+use crate::oauth::token::issue::NewFamily;
+use crate::oauth::{Context, Error, Scope};
+use crate::secrets;
+use crate::store::refresh_tokens as rt;
+
+pub async fn run(
+    ctx: &Context,
+    client: &Client,
+    username: String,
+    password: String,
+    scope: Option<String>,
+    address: Option<String>,
+) -> Result<Granted, Error> {
+    let scope = Scope::grant(scope.as_deref(), &client.scope)?;
+    let attempt = accounts::Attempt {
+        username,
+        password,
+        via: format!("client:{}", client.client_id),
+        address,
+    };
+    let user =
+        match accounts::authenticate(&ctx.db, &ctx.clock, &ctx.protocol.login, attempt).await? {
+            LoginOutcome::Success(user) => user,
+            LoginOutcome::Failure => {
+                ctx.metrics.login_failed("password_grant");
+                return Err(Error::invalid_grant("invalid username or password"));
+            }
+            LoginOutcome::Throttled { retry_after } => {
+                return Err(Error::too_many_requests(
+                    "too many failed attempts; try again later",
+                    retry_after,
+                ))
+            }
+        };
+    let now = ctx.now();
+    let refresh_token = if client.allows(GrantType::RefreshToken) {
+        let (token, row) = NewFamily {
+            client,
+            user_id: &user.id,
+            scope: &scope,
+            auth_time: now,
+            session_id: None,
+            family_id: secrets::random_token(16),
+            ttl: ctx.protocol.refresh_token_ttl,
+            now,
+        }
+        .first_token();
+        ctx.db.write(move |conn| rt::insert(conn, &row)).await?;
+        Some(token)
+    } else {
+        None
+    };
+    Ok(Granted {
+        grant: GrantType::Password,
+        user: Some((user, now)),
+        scope,
+        refresh_token,
+        nonce: None,
+        requested: None,
+    })
+}
