@@ -35,12 +35,13 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds `settings.bind` and prepares everything the server needs.
+    /// Binds `settings.server.bind` and prepares everything the server needs.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
-            addr: settings.bind.to_string(),
-            source,
-        })?;
+        let listener =
+            TcpListener::bind(settings.server.bind).map_err(|source| StartupError::Bind {
+                addr: settings.server.bind.to_string(),
+                source,
+            })?;
         Self::from_listener(settings, listener, Clock::system()).await
     }
 
@@ -55,12 +56,12 @@ impl Application {
         let port = listener
             .local_addr()
             .map_err(|source| StartupError::Bind {
-                addr: settings.bind.to_string(),
+                addr: settings.server.bind.to_string(),
                 source,
             })?
             .port();
         let settings = Arc::new(settings);
-        let db = Db::connect_server(&settings.database_url, settings.db_pool_size)?;
+        let db = Db::connect_server(&settings.database.url, settings.database.pool_size)?;
         let migrate_db = db.clone();
         let applied = tokio::task::spawn_blocking(move || migrate_db.migrate())
             .await
@@ -73,12 +74,12 @@ impl Application {
             .map_err(|e| StoreError::Task(e.to_string()))?;
         let keys = KeyManager::start(
             db.clone(),
-            settings.kek_file.clone(),
+            settings.keys.kek_file.clone(),
             settings.schedule(),
             clock.clone(),
         )
         .await?;
-        let refresh_every = Duration::from_secs(settings.key_refresh_interval as u64);
+        let refresh_every = Duration::from_secs(settings.keys.refresh_interval as u64);
         tokio::spawn(keys.clone().follow_database(refresh_every));
         tokio::spawn(housekeeping(db.clone(), clock.clone()));
 
@@ -87,7 +88,7 @@ impl Application {
             db,
             keys,
             clients: Default::default(),
-            limiter: crate::oauth::limiter::RateLimiter::new(settings.token_rate_limit),
+            limiter: crate::oauth::limiter::RateLimiter::new(settings.tokens.rate_limit),
             metrics: crate::metrics::Metrics::default(),
             clock,
             events: Default::default(),
@@ -95,7 +96,7 @@ impl Application {
         let data = web::Data::new(State::new(
             ctx.clone(),
             settings.secure_cookies(),
-            settings.jwks_max_age,
+            settings.keys.jwks_max_age,
         ));
         let server = HttpServer::new(move || {
             App::new()

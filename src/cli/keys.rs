@@ -99,7 +99,7 @@ pub fn run(
         }
         KeysCommand::Rewrap => {
             let old = kek()?;
-            let path = &settings.kek_file;
+            let path = &settings.keys.kek_file;
             let (next_path, previous_path) = (sibling(path, ".next"), sibling(path, ".previous"));
             if previous_path.exists() || next_path.exists() {
                 return Err(CliError(format!(

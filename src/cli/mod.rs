@@ -115,7 +115,7 @@ impl Cli {
             Command::Serve(args) => serve::run(self.settings(args.overrides())?).await,
             Command::Migrate => {
                 let settings = self.settings(Overrides::default())?;
-                let db = Db::connect(&settings.database_url, 1)?;
+                let db = Db::connect(&settings.database.url, 1)?;
                 let applied = db.migrate()?;
                 println!("{applied} migration(s) applied");
                 Ok(())
@@ -133,7 +133,7 @@ impl Cli {
                 let settings = self.settings(Overrides::default())?;
                 let db = open_db(&settings)?;
                 keys::run(command, &db, &settings, || {
-                    Ok(Keyring::load_or_create(&settings.kek_file)?)
+                    Ok(Keyring::load_or_create(&settings.keys.kek_file)?)
                 })
             }
         }
@@ -143,7 +143,7 @@ impl Cli {
 /// Opens the database for an administrative command, migrating it first so
 /// that `user add` works on a fresh install before the first `serve`.
 fn open_db(settings: &Settings) -> Result<Db, CliError> {
-    let db = Db::connect(&settings.database_url, 2)?;
+    let db = Db::connect(&settings.database.url, 2)?;
     db.migrate()?;
     Ok(db)
 }

@@ -41,7 +41,7 @@ impl ServeArgs {
 }
 
 pub async fn run(settings: Settings) -> Result<(), CliError> {
-    let issuer = settings.issuer.clone();
+    let issuer = settings.server.issuer.clone();
     let app = Application::build(settings).await?;
     tracing::info!(port = app.port(), issuer = %issuer, "portcullis listening");
     app.run_until_stopped().await?;
