@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::http::State;
 use crate::keys::SigningAlg;
+use crate::oauth::client_auth;
 use crate::oauth::clients::GrantType;
 use crate::oauth::scope::USER_SCOPES;
 
@@ -47,13 +48,13 @@ fn metadata(issuer: &str) -> serde_json::Value {
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "introspection_endpoint": format!("{issuer}/introspect"),
         "revocation_endpoint": format!("{issuer}/revoke"),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": client_auth::CONFIDENTIAL_METHODS,
+        "revocation_endpoint_auth_methods_supported": client_auth::METHODS,
         "grant_types_supported": grants,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": client_auth::METHODS,
         "scopes_supported": USER_SCOPES,
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash",
                              "name", "preferred_username", "email", "email_verified"],

@@ -13,6 +13,14 @@ use super::clients::Client;
 use super::form::Params;
 use super::{Context, Error};
 
+/// The `token_endpoint_auth_method`s the variants stand for, as discovery
+/// lists them (RFC 8414 §2).
+pub const METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "none"];
+
+/// The methods that prove a confidential client: what introspection, which
+/// public clients may not use, accepts.
+pub const CONFIDENTIAL_METHODS: [&str; 2] = ["client_secret_basic", "client_secret_post"];
+
 /// How the client presented itself on this request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientAuth {
