@@ -5,7 +5,7 @@
 
 use super::{
     error_redirect, issue_code, next_step, redirect_url, response, save_pending, AuthorizeRequest,
-    Next, SessionState,
+    Next,
 };
 use crate::accounts::sessions::LiveSession;
 use crate::oauth::clients::Client;
@@ -48,33 +48,27 @@ pub async fn proceed(
         }
         _ => None,
     };
-    let state = session.map(|s| SessionState {
-        auth_time: s.auth_time,
-    });
     let next = next_step(
         &request,
         client,
-        state.as_ref(),
+        session,
         consented.as_ref(),
         pending.as_ref().map(|p| p.created_at),
         ctx.now(),
     );
-    match (next, session) {
-        (Err(error), _) => Ok(Outcome::Redirect(error_redirect(
+    match next {
+        Err(error) => Ok(Outcome::Redirect(error_redirect(
             &request.redirect_uri,
             request.state.as_deref(),
             &error,
             ctx.issuer(),
         ))),
-        (Ok(Next::IssueCode), Some(session)) => {
+        Ok(Next::IssueCode(session)) => {
             let url = issue_code_redirect(ctx, request, session, pending.map(|p| p.id)).await?;
             Ok(Outcome::Redirect(url))
         }
-        // next_step asks for a login whenever there is no session.
-        (Ok(Next::Login), _) | (Ok(Next::IssueCode), None) => {
-            park(ctx, "/login", request, pending, flow_cookie).await
-        }
-        (Ok(Next::Consent), _) => park(ctx, "/consent", request, pending, flow_cookie).await,
+        Ok(Next::Login) => park(ctx, "/login", request, pending, flow_cookie).await,
+        Ok(Next::Consent) => park(ctx, "/consent", request, pending, flow_cookie).await,
     }
 }
 

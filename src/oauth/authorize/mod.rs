@@ -19,7 +19,9 @@ mod tests;
 
 pub use flow::{consent_declined, consent_given, issue_code_redirect, proceed, Outcome};
 pub use pending::{issue_code, load_pending, save_pending, PENDING_TTL};
-pub use prompt::{next_step, Check, Next, SessionState, CONSENT_CHECKS, LOGIN_CHECKS};
+pub use prompt::{
+    next_step, Authenticated, Check, Next, SessionState, Situation, CONSENT_CHECKS, LOGIN_CHECKS,
+};
 pub use request::{client_id_of, validate, MAX_PARAM_LEN};
 pub use response::{error_redirect, redirect_url};
 

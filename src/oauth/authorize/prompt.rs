@@ -7,17 +7,37 @@ use super::AuthorizeRequest;
 use crate::oauth::clients::Client;
 use crate::oauth::{Error, ErrorCode, Scope};
 
-/// The SSO session a request arrives with.
-#[derive(Debug, Clone)]
+/// What the checks need of the SSO session a request arrives with.
+pub trait Authenticated {
+    /// When the user logged in.
+    fn auth_time(&self) -> i64;
+}
+
+/// A session reduced to what the checks read (unit tests use it).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionState {
     pub auth_time: i64,
 }
 
+impl Authenticated for SessionState {
+    fn auth_time(&self) -> i64 {
+        self.auth_time
+    }
+}
+
+impl Authenticated for crate::accounts::sessions::LiveSession {
+    fn auth_time(&self) -> i64 {
+        self.auth_time
+    }
+}
+
+/// What happens next. A code is issued only for a session, so
+/// `IssueCode` carries it: "issue a code without a session" cannot be said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
+pub enum Next<S> {
     Login,
     Consent,
-    IssueCode,
+    IssueCode(S),
 }
 
 /// What a check sees: the request, its client, the browser's session, the
@@ -26,7 +46,8 @@ pub enum Next {
 pub struct Situation<'a> {
     pub request: &'a AuthorizeRequest,
     pub client: &'a Client,
-    pub session: Option<&'a SessionState>,
+    /// When the browser's session logged in, if it has one.
+    pub session: Option<i64>,
     pub consented: Option<&'a Scope>,
     pub started_at: Option<i64>,
     pub now: i64,
@@ -49,10 +70,10 @@ pub const LOGIN_CHECKS: &[Check] = &[
     Check {
         name: "max_age",
         applies: |s| {
-            let (Some(max), Some(session)) = (s.request.max_age, s.session) else {
+            let (Some(max), Some(auth_time)) = (s.request.max_age, s.session) else {
                 return false;
             };
-            s.now - session.auth_time > max
+            s.now - auth_time > max
         },
     },
     // A login made after the request started satisfies prompt=login.
@@ -61,7 +82,7 @@ pub const LOGIN_CHECKS: &[Check] = &[
         applies: |s| {
             s.request.prompt.login
                 && s.session
-                    .is_some_and(|session| s.started_at.is_none_or(|t| session.auth_time < t))
+                    .is_some_and(|auth_time| s.started_at.is_none_or(|t| auth_time < t))
         },
     },
 ];
@@ -91,18 +112,18 @@ fn first_that_applies(checks: &'static [Check], s: &Situation<'_>) -> Option<&'s
 /// What the authorization endpoint does next. `started_at` is when the
 /// pending request was created, when this is its continuation: a login made
 /// after it satisfies `prompt=login`.
-pub fn next_step(
+pub fn next_step<'s, S: Authenticated>(
     request: &AuthorizeRequest,
     client: &Client,
-    session: Option<&SessionState>,
+    session: Option<&'s S>,
     consented: Option<&Scope>,
     started_at: Option<i64>,
     now: i64,
-) -> Result<Next, Error> {
+) -> Result<Next<&'s S>, Error> {
     let situation = Situation {
         request,
         client,
-        session,
+        session: session.map(|s| s.auth_time()),
         consented,
         started_at,
         now,
@@ -129,5 +150,9 @@ pub fn next_step(
             Ok(Next::Consent)
         };
     }
-    Ok(Next::IssueCode)
+    match session {
+        Some(session) => Ok(Next::IssueCode(session)),
+        // no_session applies whenever there is none.
+        None => Ok(Next::Login),
+    }
 }

@@ -151,12 +151,12 @@ fn next_step_follows_session_prompt_max_age_and_consent() {
     let mut req = validate(&params(&base()), &c).unwrap();
     let s = SessionState { auth_time: 1000 };
     assert_eq!(
-        next_step(&req, &c, None, None, None, 1010).unwrap(),
+        next_step::<SessionState>(&req, &c, None, None, None, 1010).unwrap(),
         Next::Login
     );
     assert_eq!(
         next_step(&req, &c, Some(&s), None, None, 1010).unwrap(),
-        Next::IssueCode
+        Next::IssueCode(&s)
     );
     req.max_age = Some(5);
     assert_eq!(
@@ -171,14 +171,14 @@ fn next_step_follows_session_prompt_max_age_and_consent() {
     );
     assert_eq!(
         next_step(&req, &c, Some(&s), None, Some(999), 1010).unwrap(),
-        Next::IssueCode
+        Next::IssueCode(&s)
     );
     req.prompt = Prompt {
         none: true,
         ..Prompt::default()
     };
     assert_eq!(
-        next_step(&req, &c, None, None, None, 1010)
+        next_step::<SessionState>(&req, &c, None, None, None, 1010)
             .unwrap_err()
             .code,
         ErrorCode::LoginRequired
@@ -193,7 +193,7 @@ fn next_step_follows_session_prompt_max_age_and_consent() {
     let granted = Scope::parse("openid email profile").unwrap();
     assert_eq!(
         next_step(&req, &third, Some(&s), Some(&granted), None, 1010).unwrap(),
-        Next::IssueCode
+        Next::IssueCode(&s)
     );
     let narrower = Scope::parse("openid").unwrap();
     assert_eq!(
