@@ -12,8 +12,10 @@ use crate::keys::{Expiring, Expiry, KeyError};
 use crate::store::users::{self, UserRow};
 use crate::store::{revoked_tokens, StoreError};
 
-/// `aud`: one audience or several (RFC 7519 §4.1.3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `aud`: one audience or several (RFC 7519 §4.1.3). Read with a visitor
+/// of its own rather than `#[serde(untagged)]`, which buffers the value and
+/// tries each shape in turn on every token read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Audience {
     One(String),
@@ -33,6 +35,35 @@ impl Audience {
             Audience::One(a) => Some(a),
             Audience::Many(list) => list.first().map(String::as_str),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Audience;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Audience, E> {
+                Ok(Audience::One(v.to_owned()))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Audience, A::Error> {
+                let mut all = Vec::new();
+                while let Some(a) = seq.next_element::<String>()? {
+                    all.push(a);
+                }
+                Ok(Audience::Many(all))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
