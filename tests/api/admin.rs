@@ -3,9 +3,10 @@
 use portcullis::oauth::clients::GrantType;
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, spawn_app, spawn_app_with, AppOptions, ClientSpec, TestApp};
-
-const PASSWORD: &str = "correct horse battery";
+use crate::helpers::tokens::TokenResponse;
+use crate::helpers::{
+    eventually, spawn_app, spawn_app_with, AppOptions, ClientSpec, TestApp, PASSWORD,
+};
 
 async fn admin_token(app: &TestApp, scope: &str) -> String {
     let secret = app
@@ -24,10 +25,7 @@ async fn admin_token(app: &TestApp, scope: &str) -> String {
         )
         .await;
     assert_eq!(res.status(), 200);
-    res.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    TokenResponse::read(res).await.access_token
 }
 
 #[tokio::test]
@@ -65,12 +63,12 @@ async fn the_admin_api_needs_an_admin_token() {
         .await
         .unwrap();
     let user = app
-        .password_tokens(("web", &user_client), ("alice", PASSWORD), "openid")
+        .password_token_pair(("web", &user_client), ("alice", PASSWORD), "openid")
         .await;
     let res = app
         .http
         .get(&url)
-        .bearer_auth(user["access_token"].as_str().unwrap())
+        .bearer_auth(&user.access_token)
         .send()
         .await
         .unwrap();
@@ -183,9 +181,9 @@ async fn admins_manage_keys_users_and_clients_and_every_action_is_audited() {
     let shop: Value = res.json().await.unwrap();
     let shop_secret = shop["client_secret"].as_str().unwrap().to_owned();
     let tokens = app
-        .password_tokens(("shop", &shop_secret), ("bob", PASSWORD), "openid")
+        .password_token_pair(("shop", &shop_secret), ("bob", PASSWORD), "openid")
         .await;
-    assert!(tokens["refresh_token"].is_string());
+    assert!(tokens.refresh_token.is_some());
     let clients: Value = admin(reqwest::Method::GET, "/clients")
         .send()
         .await
@@ -258,9 +256,9 @@ async fn admins_manage_keys_users_and_clients_and_every_action_is_audited() {
     )
     .await;
     let t = app
-        .password_tokens(("web", &web), ("alice", PASSWORD), "openid")
+        .password_token_pair(("web", &web), ("alice", PASSWORD), "openid")
         .await;
-    let r = t["refresh_token"].as_str().unwrap();
+    let r = t.refresh();
     for _ in 0..2 {
         app.post_token(
             &[("grant_type", "refresh_token"), ("refresh_token", r)],
@@ -319,9 +317,9 @@ async fn the_reuse_grace_window_forgives_a_quick_replay_only() {
     app.create_user("alice", PASSWORD).await;
     let secret = app.create_client(ClientSpec::default()).await.unwrap();
     let first = app
-        .password_tokens(("app", &secret), ("alice", PASSWORD), "openid")
+        .password_token_pair(("app", &secret), ("alice", PASSWORD), "openid")
         .await;
-    let r1 = first["refresh_token"].as_str().unwrap();
+    let r1 = first.refresh();
     let refresh = |t: String| {
         let app = &app;
         let secret = secret.clone();
@@ -400,10 +398,10 @@ async fn rewrap_reseals_every_key_under_a_new_kek_without_changing_a_kid() {
 
     // The running server keeps signing with the same kids...
     let t = app
-        .password_tokens(("app", &secret), ("alice", PASSWORD), "openid")
+        .password_token_pair(("app", &secret), ("alice", PASSWORD), "openid")
         .await;
     assert!(app
-        .verify_access_token(t["access_token"].as_str().unwrap(), &app.address)
+        .verify_access_token(&t.access_token, &app.address)
         .await
         .is_ok());
     let after: Vec<String> = app
@@ -427,9 +425,9 @@ async fn rewrap_reseals_every_key_under_a_new_kek_without_changing_a_kid() {
         "the server signs with the key sealed under the new KEK",
         || async {
             let t = app
-                .password_tokens(("app", &secret), ("alice", PASSWORD), "openid")
+                .password_token_pair(("app", &secret), ("alice", PASSWORD), "openid")
                 .await;
-            jsonwebtoken::decode_header(t["access_token"].as_str().unwrap())
+            jsonwebtoken::decode_header(&t.access_token)
                 .unwrap()
                 .kid
                 .as_deref()

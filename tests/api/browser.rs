@@ -2,7 +2,6 @@
 //! (chromedriver): the login page as a person meets it. Needs Debian's
 //! `chromium` and `chromium-driver` (`.ci/run` installs them).
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -12,7 +11,8 @@ use portcullis::oauth::clients::GrantType;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{spawn_app, ClientSpec};
+use crate::helpers::tokens::TokenResponse;
+use crate::helpers::{free_port, spawn_app, ClientSpec, PASSWORD};
 
 const ELEMENT: &str = "element-6066-11e4-a52f-4a4e-9c5a-0e7a8e1ccbb3";
 
@@ -30,14 +30,6 @@ impl Drop for Driver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Driver {
@@ -217,7 +209,7 @@ async fn serve_callback() -> u16 {
 #[tokio::test]
 async fn a_person_logs_in_through_chromium() {
     let app = spawn_app().await;
-    app.create_user("alice", "correct horse battery").await;
+    app.create_user("alice", PASSWORD).await;
     let callback_port = serve_callback().await;
     let callback = format!("http://127.0.0.1:{callback_port}/callback");
     let secret = app
@@ -259,7 +251,7 @@ async fn a_person_logs_in_through_chromium() {
         .wait_for_source("The username or password is incorrect.")
         .await;
 
-    driver.type_into("#password", "correct horse battery").await;
+    driver.type_into("#password", PASSWORD).await;
     driver.click("button[type=submit]").await;
     let mut landed = String::new();
     for _ in 0..50 {
@@ -294,9 +286,9 @@ async fn a_person_logs_in_through_chromium() {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let tokens: Value = res.json().await.unwrap();
+    let tokens = TokenResponse::read(res).await;
     let claims = app
-        .verify_access_token(tokens["access_token"].as_str().unwrap(), &app.address)
+        .verify_access_token(&tokens.access_token, &app.address)
         .await
         .unwrap();
     assert_eq!(claims["client_id"], "Intranet");

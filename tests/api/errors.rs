@@ -3,7 +3,7 @@
 use portcullis::oauth::clients::GrantType;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, ClientSpec, TestApp};
+use crate::helpers::{spawn_app, ClientSpec, TestApp, PASSWORD};
 
 async fn expect_error(
     res: reqwest::Response,
@@ -24,7 +24,7 @@ async fn expect_error(
 
 async fn setup() -> (TestApp, String) {
     let app = spawn_app().await;
-    app.create_user("alice", "correct horse battery").await;
+    app.create_user("alice", PASSWORD).await;
     let secret = app.create_client(ClientSpec::default()).await.unwrap();
     (app, secret)
 }
@@ -32,7 +32,7 @@ async fn setup() -> (TestApp, String) {
 const GOOD: &[(&str, &str)] = &[
     ("grant_type", "password"),
     ("username", "alice"),
-    ("password", "correct horse battery"),
+    ("password", PASSWORD),
 ];
 
 #[tokio::test]

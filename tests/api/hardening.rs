@@ -4,74 +4,19 @@
 use portcullis::oauth::clients::GrantType;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, spawn_app_with, AppOptions, ClientSpec, TestApp};
-
-const PASSWORD: &str = "correct horse battery";
-
-async fn post_form(
-    app: &TestApp,
-    path: &str,
-    form: &[(&str, &str)],
-    basic: Option<(&str, &str)>,
-) -> reqwest::Response {
-    let mut req = app.http.post(format!("{}{path}", app.address)).form(form);
-    if let Some((id, secret)) = basic {
-        req = req.basic_auth(id, Some(secret));
-    }
-    req.send().await.unwrap()
-}
-
-struct Setup {
-    app: TestApp,
-    web: String,
-    api: String,
-    other: String,
-}
-
-/// A user, a client that logs users in (`web`), a resource server (`api`,
-/// the audience of web's tokens) and an unrelated client (`other`).
-async fn setup() -> Setup {
-    let app = spawn_app().await;
-    app.create_user("alice", PASSWORD).await;
-    let web = app
-        .create_client(ClientSpec {
-            id: "web",
-            audience: Some("api"),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let api = app
-        .create_client(ClientSpec {
-            id: "api",
-            grants: &[GrantType::ClientCredentials],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let other = app
-        .create_client(ClientSpec {
-            id: "other",
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    Setup {
-        app,
-        web,
-        api,
-        other,
-    }
-}
+use crate::helpers::browser::{hidden, location, Browser, CALLBACK};
+use crate::helpers::{
+    resource_setup, spawn_app_with, AppOptions, ClientSpec, ResourceSetup, PASSWORD,
+};
 
 #[tokio::test]
 async fn introspection_tells_the_right_callers_about_live_tokens_only() {
-    let Setup {
+    let ResourceSetup {
         app,
         web,
         api,
         other,
-    } = setup().await;
+    } = resource_setup().await;
     let tokens = app
         .password_tokens(("web", &web), ("alice", PASSWORD), "openid api:read")
         .await;
@@ -80,7 +25,9 @@ async fn introspection_tells_the_right_callers_about_live_tokens_only() {
         tokens["refresh_token"].as_str().unwrap(),
     );
 
-    let res = post_form(&app, "/introspect", &[("token", at)], Some(("api", &api))).await;
+    let res = app
+        .post_form("/introspect", &[("token", at)], Some(("api", &api)))
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
     let info: Value = res.json().await.unwrap();
@@ -93,16 +40,16 @@ async fn introspection_tells_the_right_callers_about_live_tokens_only() {
     assert!(info["exp"].as_i64().unwrap() > info["iat"].as_i64().unwrap());
     assert!(info["sub"].is_string());
 
-    let own: Value = post_form(
-        &app,
-        "/introspect",
-        &[("token", rt), ("token_type_hint", "refresh_token")],
-        Some(("web", &web)),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let own: Value = app
+        .post_form(
+            "/introspect",
+            &[("token", rt), ("token_type_hint", "refresh_token")],
+            Some(("web", &web)),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(own["active"], true);
     assert_eq!(own["token_type"], "refresh_token");
 
@@ -113,7 +60,8 @@ async fn introspection_tells_the_right_callers_about_live_tokens_only() {
         ("garbage", ("api", api.as_str())),
         ("a.b.c", ("api", api.as_str())),
     ] {
-        let info: Value = post_form(&app, "/introspect", &[("token", token)], Some(caller))
+        let info: Value = app
+            .post_form("/introspect", &[("token", token)], Some(caller))
             .await
             .json()
             .await
@@ -126,7 +74,7 @@ async fn introspection_tells_the_right_callers_about_live_tokens_only() {
         );
     }
     // The caller must authenticate, and be confidential.
-    let res = post_form(&app, "/introspect", &[("token", at)], None).await;
+    let res = app.post_form("/introspect", &[("token", at)], None).await;
     assert_eq!(res.status(), 401);
     app.create_client(ClientSpec {
         id: "spa",
@@ -134,19 +82,15 @@ async fn introspection_tells_the_right_callers_about_live_tokens_only() {
         ..Default::default()
     })
     .await;
-    let res = post_form(
-        &app,
-        "/introspect",
-        &[("token", at), ("client_id", "spa")],
-        None,
-    )
-    .await;
+    let res = app
+        .post_form("/introspect", &[("token", at), ("client_id", "spa")], None)
+        .await;
     assert_eq!(res.status(), 400);
     assert_eq!(
         res.json::<Value>().await.unwrap()["error"],
         "unauthorized_client"
     );
-    let res = post_form(&app, "/introspect", &[], Some(("api", &api))).await;
+    let res = app.post_form("/introspect", &[], Some(("api", &api))).await;
     assert_eq!(
         res.json::<Value>().await.unwrap()["error"],
         "invalid_request"
@@ -158,7 +102,8 @@ async fn introspection_tells_the_right_callers_about_live_tokens_only() {
         Some(("web", &web)),
     )
     .await;
-    let info: Value = post_form(&app, "/introspect", &[("token", rt)], Some(("web", &web)))
+    let info: Value = app
+        .post_form("/introspect", &[("token", rt)], Some(("web", &web)))
         .await
         .json()
         .await
@@ -192,39 +137,31 @@ async fn an_expired_access_token_is_inactive() {
         .as_str()
         .unwrap()
         .to_owned();
-    let info: Value = post_form(
-        &app,
-        "/introspect",
-        &[("token", &at)],
-        Some(("svc", &secret)),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let info: Value = app
+        .post_form("/introspect", &[("token", &at)], Some(("svc", &secret)))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(info["active"], true);
     app.advance(2);
-    let info: Value = post_form(
-        &app,
-        "/introspect",
-        &[("token", &at)],
-        Some(("svc", &secret)),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let info: Value = app
+        .post_form("/introspect", &[("token", &at)], Some(("svc", &secret)))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(info["active"], false);
 }
 
 #[tokio::test]
 async fn revocation_kills_refresh_families_and_access_tokens() {
-    let Setup {
+    let ResourceSetup {
         app,
         web,
         api,
         other,
-    } = setup().await;
+    } = resource_setup().await;
     let tokens = app
         .password_tokens(("web", &web), ("alice", PASSWORD), "openid")
         .await;
@@ -242,20 +179,22 @@ async fn revocation_kills_refresh_families_and_access_tokens() {
     let rt2 = second["refresh_token"].as_str().unwrap();
 
     // Another client cannot revoke web's tokens.
-    let res = post_form(&app, "/revoke", &[("token", rt2)], Some(("other", &other))).await;
+    let res = app
+        .post_form("/revoke", &[("token", rt2)], Some(("other", &other)))
+        .await;
     assert_eq!(res.status(), 400);
     assert_eq!(
         res.json::<Value>().await.unwrap()["error"],
         "unauthorized_client"
     );
 
-    let res = post_form(
-        &app,
-        "/revoke",
-        &[("token", rt2), ("token_type_hint", "refresh_token")],
-        Some(("web", &web)),
-    )
-    .await;
+    let res = app
+        .post_form(
+            "/revoke",
+            &[("token", rt2), ("token_type_hint", "refresh_token")],
+            Some(("web", &web)),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let res = app
         .post_token(
@@ -277,15 +216,16 @@ async fn revocation_kills_refresh_families_and_access_tokens() {
             .status(),
         200
     );
-    let res = post_form(
-        &app,
-        "/revoke",
-        &[("token", at), ("token_type_hint", "access_token")],
-        Some(("web", &web)),
-    )
-    .await;
+    let res = app
+        .post_form(
+            "/revoke",
+            &[("token", at), ("token_type_hint", "access_token")],
+            Some(("web", &web)),
+        )
+        .await;
     assert_eq!(res.status(), 200);
-    let info: Value = post_form(&app, "/introspect", &[("token", at)], Some(("api", &api)))
+    let info: Value = app
+        .post_form("/introspect", &[("token", at)], Some(("api", &api)))
         .await
         .json()
         .await
@@ -303,24 +243,19 @@ async fn revocation_kills_refresh_families_and_access_tokens() {
     );
     // Revoking again, or an unknown token, is fine (RFC 7009 §2.2).
     assert_eq!(
-        post_form(&app, "/revoke", &[("token", at)], Some(("web", &web)))
+        app.post_form("/revoke", &[("token", at)], Some(("web", &web)))
             .await
             .status(),
         200
     );
     assert_eq!(
-        post_form(
-            &app,
-            "/revoke",
-            &[("token", "never-issued")],
-            Some(("web", &web))
-        )
-        .await
-        .status(),
+        app.post_form("/revoke", &[("token", "never-issued")], Some(("web", &web)))
+            .await
+            .status(),
         200
     );
     assert_eq!(
-        post_form(&app, "/revoke", &[("token", "x")], Some(("web", "wrong")))
+        app.post_form("/revoke", &[("token", "x")], Some(("web", "wrong")))
             .await
             .status(),
         401
@@ -401,12 +336,12 @@ async fn repeated_failures_are_refused_with_429_without_revealing_who_exists() {
     assert_eq!(attempt("mallory", "wrong password").await.status(), 429);
 
     // The login page answers with a page and Retry-After.
-    let browser = crate::sso::Browser::new();
+    let browser = Browser::new();
     let secret_web = app
         .create_client(ClientSpec {
             id: "web",
             grants: &[GrantType::AuthorizationCode],
-            redirect_uris: &[crate::sso::CALLBACK],
+            redirect_uris: &[CALLBACK],
             ..Default::default()
         })
         .await
@@ -416,11 +351,11 @@ async fn repeated_failures_are_refused_with_429_without_revealing_who_exists() {
     let url = format!(
         "{}/authorize?response_type=code&client_id=web&redirect_uri={}&scope=openid&code_challenge={}&code_challenge_method=S256",
         app.address,
-        crate::sso::CALLBACK,
+        CALLBACK,
         challenge.as_str()
     );
     let html = browser
-        .get(&crate::sso::location(&browser.get(&url).await))
+        .get(&location(&browser.get(&url).await))
         .await
         .text()
         .await
@@ -429,8 +364,8 @@ async fn repeated_failures_are_refused_with_429_without_revealing_who_exists() {
         .post(
             &format!("{}/login", app.address),
             &[
-                ("request", &crate::sso::hidden(&html, "request")),
-                ("csrf_token", &crate::sso::hidden(&html, "csrf_token")),
+                ("request", &hidden(&html, "request")),
+                ("csrf_token", &hidden(&html, "csrf_token")),
                 ("username", "alice"),
                 ("password", PASSWORD),
             ],
@@ -550,7 +485,7 @@ fn junk(seed: u64, len: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_corpus_of_malformed_requests_gets_clean_errors_and_leaves_the_server_healthy() {
-    let Setup { app, web, .. } = setup().await;
+    let ResourceSetup { app, web, .. } = resource_setup().await;
     let big = "a".repeat(100 * 1024);
     let form_bodies: Vec<Vec<u8>> = vec![
         format!("grant_type=password&username={big}").into_bytes(),
@@ -694,7 +629,7 @@ async fn a_corpus_of_malformed_requests_gets_clean_errors_and_leaves_the_server_
 
 #[tokio::test]
 async fn health_readiness_and_metrics() {
-    let Setup { app, web, .. } = setup().await;
+    let ResourceSetup { app, web, .. } = resource_setup().await;
     let get = |path: &str| app.http.get(format!("{}{path}", app.address)).send();
     let res = get("/healthz").await.unwrap();
     assert_eq!(res.status(), 200);

@@ -2,7 +2,7 @@ use portcullis::keys::{Kek, SigningAlg};
 use portcullis::store::keys as rows;
 use serde_json::Value;
 
-use crate::helpers::{eventually, spawn_app, ClientSpec};
+use crate::helpers::{eventually, spawn_app, ClientSpec, PASSWORD};
 
 fn kid_of(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
@@ -11,7 +11,7 @@ fn kid_of(token: &str) -> String {
 #[tokio::test]
 async fn rotation_keeps_old_tokens_verifiable_and_revocation_removes_the_key() {
     let app = spawn_app().await;
-    app.create_user("alice", "correct horse battery").await;
+    app.create_user("alice", PASSWORD).await;
     let secret = app
         .create_client(ClientSpec {
             alg: SigningAlg::Es256,
@@ -20,13 +20,9 @@ async fn rotation_keeps_old_tokens_verifiable_and_revocation_removes_the_key() {
         .await
         .unwrap();
     let before = app
-        .password_tokens(
-            ("app", &secret),
-            ("alice", "correct horse battery"),
-            "openid",
-        )
+        .password_token_pair(("app", &secret), ("alice", PASSWORD), "openid")
         .await;
-    let old_token = before["access_token"].as_str().unwrap().to_owned();
+    let old_token = before.access_token;
     let old_kid = kid_of(&old_token);
 
     let out = app.cli(&["keys", "rotate", "--alg", "ES256"], None);
@@ -42,13 +38,9 @@ async fn rotation_keeps_old_tokens_verifiable_and_revocation_removes_the_key() {
     // The running server follows the database without a restart.
     eventually("the server signs with the new key", || async {
         let t = app
-            .password_tokens(
-                ("app", &secret),
-                ("alice", "correct horse battery"),
-                "openid",
-            )
+            .password_token_pair(("app", &secret), ("alice", PASSWORD), "openid")
             .await;
-        kid_of(t["access_token"].as_str().unwrap()) == new_kid
+        kid_of(&t.access_token) == new_kid
     })
     .await;
     let jwks = app.jwks().await;
@@ -61,16 +53,12 @@ async fn rotation_keeps_old_tokens_verifiable_and_revocation_removes_the_key() {
         .await
         .expect("a token signed before the rotation still verifies");
     let after = app
-        .password_tokens(
-            ("app", &secret),
-            ("alice", "correct horse battery"),
-            "openid",
-        )
+        .password_token_pair(("app", &secret), ("alice", PASSWORD), "openid")
         .await;
-    app.verify_access_token(after["access_token"].as_str().unwrap(), &app.address)
+    app.verify_access_token(&after.access_token, &app.address)
         .await
         .unwrap();
-    assert_eq!(kid_of(after["id_token"].as_str().unwrap()), new_kid);
+    assert_eq!(kid_of(after.id()), new_kid);
 
     let list = app.cli(&["keys", "list", "--json"], None);
     let list: Vec<Value> = serde_json::from_slice(&list.stdout).unwrap();
@@ -107,16 +95,12 @@ async fn rotation_keeps_old_tokens_verifiable_and_revocation_removes_the_key() {
 #[tokio::test]
 async fn revoking_the_active_key_puts_a_new_one_in_its_place() {
     let app = spawn_app().await;
-    app.create_user("alice", "correct horse battery").await;
+    app.create_user("alice", PASSWORD).await;
     let secret = app.create_client(ClientSpec::default()).await.unwrap();
     let t = app
-        .password_tokens(
-            ("app", &secret),
-            ("alice", "correct horse battery"),
-            "openid",
-        )
+        .password_token_pair(("app", &secret), ("alice", PASSWORD), "openid")
         .await;
-    let active = kid_of(t["access_token"].as_str().unwrap());
+    let active = kid_of(&t.access_token);
     let out = app.cli(&["keys", "revoke", &active], None);
     assert!(
         out.status.success(),
@@ -125,16 +109,12 @@ async fn revoking_the_active_key_puts_a_new_one_in_its_place() {
     );
     eventually("tokens are signed by the replacement key", || async {
         let t = app
-            .password_tokens(
-                ("app", &secret),
-                ("alice", "correct horse battery"),
-                "openid",
-            )
+            .password_token_pair(("app", &secret), ("alice", PASSWORD), "openid")
             .await;
-        let kid = kid_of(t["access_token"].as_str().unwrap());
+        let kid = kid_of(&t.access_token);
         kid != active
             && app
-                .verify_access_token(t["access_token"].as_str().unwrap(), &app.address)
+                .verify_access_token(&t.access_token, &app.address)
                 .await
                 .is_ok()
     })

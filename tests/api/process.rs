@@ -9,10 +9,9 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::replicas::{provision, token, Cluster};
-use crate::sso::{hidden, location, query_param, Browser, CALLBACK};
-
-const PASSWORD: &str = "correct horse battery";
+use crate::helpers::browser::{hidden, location, query_param, Browser, CALLBACK};
+use crate::helpers::cluster::{provision, token, Cluster};
+use crate::helpers::PASSWORD;
 
 #[tokio::test]
 async fn the_logs_hold_no_password_secret_or_token() {

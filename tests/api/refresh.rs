@@ -1,6 +1,6 @@
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, spawn_app_with, AppOptions, ClientSpec};
+use crate::helpers::{spawn_app, spawn_app_with, AppOptions, ClientSpec, PASSWORD};
 
 async fn refresh(
     app: &crate::helpers::TestApp,
@@ -27,16 +27,12 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
         ..Default::default()
     })
     .await;
-    let sub = app.create_user("alice", "correct horse battery").await;
+    let sub = app.create_user("alice", PASSWORD).await;
     let secret = app.create_client(ClientSpec::default()).await.unwrap();
     let first = app
-        .password_tokens(
-            ("app", &secret),
-            ("alice", "correct horse battery"),
-            "openid api:read",
-        )
+        .password_token_pair(("app", &secret), ("alice", PASSWORD), "openid api:read")
         .await;
-    let r1 = first["refresh_token"].as_str().unwrap().to_owned();
+    let r1 = first.refresh().to_owned();
     // Into the next second, so a refreshed `auth_time` would differ.
     app.advance(1);
 
@@ -53,7 +49,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     // The ID token from a refresh names the same user for the same client,
     // and the same moment of authentication (OIDC Core §12.2).
     let id = crate::helpers::unverified_claims(second["id_token"].as_str().unwrap());
-    let first_id = crate::helpers::unverified_claims(first["id_token"].as_str().unwrap());
+    let first_id = crate::helpers::unverified_claims(first.id());
     assert_eq!(
         (id["sub"].as_str(), id["aud"].as_str()),
         (Some(sub.as_str()), Some("app"))
@@ -75,35 +71,21 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 
     // A fresh login starts a new, unaffected family.
     let again = app
-        .password_tokens(
-            ("app", &secret),
-            ("alice", "correct horse battery"),
-            "openid",
-        )
+        .password_token_pair(("app", &secret), ("alice", PASSWORD), "openid")
         .await;
-    let (status, _) = refresh(
-        &app,
-        &secret,
-        again["refresh_token"].as_str().unwrap(),
-        None,
-    )
-    .await;
+    let (status, _) = refresh(&app, &secret, again.refresh(), None).await;
     assert_eq!(status, 200);
 }
 
 #[tokio::test]
 async fn refresh_scope_may_narrow_but_never_widen() {
     let app = spawn_app().await;
-    app.create_user("alice", "correct horse battery").await;
+    app.create_user("alice", PASSWORD).await;
     let secret = app.create_client(ClientSpec::default()).await.unwrap();
     let first = app
-        .password_tokens(
-            ("app", &secret),
-            ("alice", "correct horse battery"),
-            "api:read api:write",
-        )
+        .password_token_pair(("app", &secret), ("alice", PASSWORD), "api:read api:write")
         .await;
-    let r1 = first["refresh_token"].as_str().unwrap();
+    let r1 = first.refresh();
 
     let (status, err) = refresh(&app, &secret, r1, Some("api:read email")).await;
     assert_eq!(
@@ -132,7 +114,7 @@ async fn refresh_scope_may_narrow_but_never_widen() {
 #[tokio::test]
 async fn a_refresh_token_is_bound_to_its_client() {
     let app = spawn_app().await;
-    app.create_user("alice", "correct horse battery").await;
+    app.create_user("alice", PASSWORD).await;
     let secret = app.create_client(ClientSpec::default()).await.unwrap();
     let other = app
         .create_client(ClientSpec {
@@ -142,13 +124,9 @@ async fn a_refresh_token_is_bound_to_its_client() {
         .await
         .unwrap();
     let first = app
-        .password_tokens(
-            ("app", &secret),
-            ("alice", "correct horse battery"),
-            "openid",
-        )
+        .password_token_pair(("app", &secret), ("alice", PASSWORD), "openid")
         .await;
-    let r1 = first["refresh_token"].as_str().unwrap();
+    let r1 = first.refresh();
     let res = app
         .post_token(
             &[("grant_type", "refresh_token"), ("refresh_token", r1)],
@@ -167,17 +145,13 @@ async fn a_refresh_token_is_bound_to_its_client() {
 #[tokio::test]
 async fn concurrent_refreshes_of_one_token_have_exactly_one_winner() {
     let app = spawn_app().await;
-    app.create_user("alice", "correct horse battery").await;
+    app.create_user("alice", PASSWORD).await;
     let secret = app.create_client(ClientSpec::default()).await.unwrap();
     for round in 0..3 {
         let first = app
-            .password_tokens(
-                ("app", &secret),
-                ("alice", "correct horse battery"),
-                "openid",
-            )
+            .password_token_pair(("app", &secret), ("alice", PASSWORD), "openid")
             .await;
-        let token = first["refresh_token"].as_str().unwrap().to_owned();
+        let token = first.refresh().to_owned();
         let attempts = (0..16).map(|_| refresh(&app, &secret, &token, None));
         let results = futures::future::join_all(attempts).await;
         let winners = results.iter().filter(|(s, _)| *s == 200).count();
@@ -199,22 +173,12 @@ async fn the_refresh_lifetime_runs_from_the_login_and_then_a_full_login_is_neede
         ..Default::default()
     })
     .await;
-    app.create_user("alice", "correct horse battery").await;
+    app.create_user("alice", PASSWORD).await;
     let secret = app.create_client(ClientSpec::default()).await.unwrap();
     let first = app
-        .password_tokens(
-            ("app", &secret),
-            ("alice", "correct horse battery"),
-            "openid",
-        )
+        .password_token_pair(("app", &secret), ("alice", PASSWORD), "openid")
         .await;
-    let (status, second) = refresh(
-        &app,
-        &secret,
-        first["refresh_token"].as_str().unwrap(),
-        None,
-    )
-    .await;
+    let (status, second) = refresh(&app, &secret, first.refresh(), None).await;
     assert_eq!(status, 200);
     app.advance(4);
     let (status, err) = refresh(
@@ -230,11 +194,7 @@ async fn the_refresh_lifetime_runs_from_the_login_and_then_a_full_login_is_neede
         "rotation does not extend the lifetime"
     );
     let again = app
-        .password_tokens(
-            ("app", &secret),
-            ("alice", "correct horse battery"),
-            "openid",
-        )
+        .password_token_pair(("app", &secret), ("alice", PASSWORD), "openid")
         .await;
-    assert!(again["refresh_token"].is_string());
+    assert!(again.refresh_token.is_some());
 }

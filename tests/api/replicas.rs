@@ -3,196 +3,15 @@
 //! scheduled key rotation hold across them.
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::Value;
 
-use crate::helpers::{drop_postgres_database, fresh_database_url};
-use crate::sso::{hidden, location, query_param, Browser, CALLBACK};
-
-const PASSWORD: &str = "correct horse battery";
-
-/// One deployment: a database, a KEK, an issuer, and replicas serving them.
-pub struct Cluster {
-    pub database_url: String,
-    kek_file: std::path::PathBuf,
-    pub issuer: String,
-    env: Vec<(String, String)>,
-    pub replicas: Vec<Replica>,
-    _dir: tempfile::TempDir,
-}
-
-pub struct Replica {
-    pub child: Child,
-    pub address: String,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        self.replicas.clear();
-        drop_postgres_database(&self.database_url);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Cluster {
-    pub fn new(env: &[(&str, &str)]) -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let database_url = fresh_database_url(dir.path());
-        let kek_file = dir.path().join("kek");
-        // The address a load balancer would have; every replica names it as issuer.
-        let issuer = format!("http://127.0.0.1:{}", free_port());
-        let env = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Cluster {
-            database_url,
-            kek_file,
-            issuer,
-            env,
-            replicas: Vec::new(),
-            _dir: dir,
-        }
-    }
-
-    pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
-        cmd.args(args)
-            .env("PORTCULLIS_DATABASE_URL", &self.database_url)
-            .env("PORTCULLIS_KEK_FILE", &self.kek_file)
-            .env("PORTCULLIS_ISSUER", &self.issuer)
-            .env("PORTCULLIS_KEY_REFRESH_INTERVAL", "1")
-            .env("PORTCULLIS_LOG", "warn");
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        cmd
-    }
-
-    /// Runs the CLI against the cluster's database; returns stdout.
-    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> String {
-        use std::io::Write;
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut pipe = child.stdin.take().unwrap();
-        if let Some(input) = stdin {
-            pipe.write_all(input.as_bytes()).unwrap();
-        }
-        drop(pipe);
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "portcullis {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Starts one more replica and waits until it answers.
-    pub async fn start_replica(&mut self) -> usize {
-        self.start_replica_logging_to(None).await
-    }
-
-    /// Starts a replica whose logs (stderr) go to `log`, if given.
-    pub async fn start_replica_logging_to(&mut self, log: Option<&std::path::Path>) -> usize {
-        let mut replica = self.spawn_replica(log);
-        replica.wait_until_serving().await.unwrap();
-        self.replicas.push(replica);
-        self.replicas.len() - 1
-    }
-
-    /// Starts a `serve` process without waiting for it.
-    pub fn spawn_replica(&self, log: Option<&std::path::Path>) -> Replica {
-        let port = free_port();
-        let stderr = match log {
-            Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
-            None => Stdio::null(),
-        };
-        let child = self
-            .command(&["serve"])
-            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .unwrap();
-        Replica {
-            child,
-            address: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Replica {
-    /// Waits until the replica serves its JWKS; an error if it exits first
-    /// or takes longer than a minute.
-    pub async fn wait_until_serving(&mut self) -> Result<(), String> {
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(res) = http
-                .get(format!("{}/.well-known/jwks.json", self.address))
-                .send()
-                .await
-            {
-                if res.status() == 200 {
-                    return Ok(());
-                }
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("replica on {} exited: {status}", self.address));
-            }
-            if Instant::now() > deadline {
-                return Err(format!("replica on {} did not start", self.address));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Cluster {
-    pub fn at(&self, i: usize) -> &str {
-        &self.replicas[i].address
-    }
-}
-
-pub async fn token(
-    http: &reqwest::Client,
-    at: &str,
-    form: &[(&str, &str)],
-    client: (&str, &str),
-) -> (u16, Value) {
-    let res = http
-        .post(format!("{at}/token"))
-        .basic_auth(client.0, Some(client.1))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
-}
+use crate::helpers::browser::{hidden, location, query_param, Browser, CALLBACK};
+use crate::helpers::cluster::{provision, token, Cluster, Replica};
+use crate::helpers::PASSWORD;
 
 async fn jwks_of(http: &reqwest::Client, at: &str) -> (JwkSet, u64) {
     let res = http
@@ -223,30 +42,6 @@ fn verify(token: &str, jwks: &JwkSet, issuer: &str) -> Result<Value, String> {
     jsonwebtoken::decode::<Value>(token, &key, &v)
         .map(|d| d.claims)
         .map_err(|e| e.to_string())
-}
-
-pub fn provision(cluster: &Cluster) -> String {
-    cluster.cli(
-        &["user", "add", "alice", "--password-stdin"],
-        Some(&format!("{PASSWORD}\n")),
-    );
-    let out = cluster.cli(
-        &[
-            "client",
-            "add",
-            "app",
-            "--grant-types",
-            "password,refresh_token,authorization_code",
-            "--redirect-uri",
-            CALLBACK,
-            "--signing-alg",
-            "ES256",
-            "--json",
-        ],
-        None,
-    );
-    let created: Value = serde_json::from_str(&out).unwrap();
-    created["client_secret"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -536,7 +331,7 @@ async fn a_replica_killed_during_rotations_leaves_a_consistent_key_set() {
 async fn replicas_started_at_once_on_a_new_database_all_come_up() {
     let cluster = Cluster::new(&[]);
     let logs: Vec<_> = (0..4)
-        .map(|i| cluster._dir.path().join(format!("replica-{i}.log")))
+        .map(|i| cluster.dir().join(format!("replica-{i}.log")))
         .collect();
     let mut replicas: Vec<Replica> = logs
         .iter()

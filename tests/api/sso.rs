@@ -11,163 +11,15 @@ use openidconnect::{
 use portcullis::oauth::clients::GrantType;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, spawn_app_with, AppOptions, ClientSpec, TestApp};
-
-pub const CALLBACK: &str = "http://127.0.0.1:9/callback";
-const SECOND_CALLBACK: &str = "http://localhost:9/cb";
-const LOGGED_OUT: &str = "http://127.0.0.1:9/bye";
-const PASSWORD: &str = "correct horse battery";
-
-/// A browser: a cookie jar, and redirects left for the test to follow.
-pub struct Browser {
-    pub http: reqwest::Client,
-}
-
-impl Browser {
-    pub fn new() -> Self {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Browser { http }
-    }
-
-    pub async fn get(&self, url: &str) -> reqwest::Response {
-        self.http.get(url).send().await.unwrap()
-    }
-
-    pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.http.post(url).form(form).send().await.unwrap()
-    }
-}
-
-pub fn location(res: &reqwest::Response) -> String {
-    assert_eq!(res.status(), 303, "expected a redirect from {}", res.url());
-    res.headers()["location"].to_str().unwrap().to_owned()
-}
-
-pub fn query_param(url: &str, name: &str) -> Option<String> {
-    let url = reqwest::Url::parse(url).unwrap();
-    url.query_pairs()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-/// The value of a hidden input in a page.
-pub fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in page"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-/// Follows an authorization request through the login page; returns the
-/// URL the browser is finally sent to (the client's callback).
-async fn login_through(
-    browser: &Browser,
-    authorize_url: &str,
-    username: &str,
-    password: &str,
-) -> String {
-    let login_url = location(&browser.get(authorize_url).await);
-    assert!(login_url.contains("/login?request="), "{login_url}");
-    let page = browser.get(&login_url).await;
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
-    let (request, csrf) = (hidden(&html, "request"), hidden(&html, "csrf_token"));
-    let base = login_url.split("/login").next().unwrap().to_owned();
-    let res = browser
-        .post(
-            &format!("{base}/login"),
-            &[
-                ("request", &request),
-                ("csrf_token", &csrf),
-                ("username", username),
-                ("password", password),
-            ],
-        )
-        .await;
-    let resume = location(&res);
-    location(&browser.get(&resume).await)
-}
-
-fn authorize_url(
-    app: &TestApp,
-    client_id: &str,
-    redirect: &str,
-    extra: &[(&str, &str)],
-) -> (String, String) {
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let mut url = reqwest::Url::parse(&format!("{}/authorize", app.address)).unwrap();
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", redirect)
-        .append_pair("scope", "openid profile email")
-        .append_pair("state", "st4te")
-        .append_pair("nonce", "n0nce")
-        .append_pair("code_challenge", challenge.as_str())
-        .append_pair("code_challenge_method", "S256");
-    for (k, v) in extra {
-        url.query_pairs_mut().append_pair(k, v);
-    }
-    (url.to_string(), verifier.secret().to_owned())
-}
-
-async fn exchange(
-    app: &TestApp,
-    client: (&str, &str),
-    code: &str,
-    redirect: &str,
-    verifier: &str,
-) -> reqwest::Response {
-    app.post_token(
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirect),
-            ("code_verifier", verifier),
-        ],
-        Some(client),
-    )
-    .await
-}
-
-async fn setup() -> (TestApp, String, String) {
-    setup_with(AppOptions::default()).await
-}
-
-async fn setup_with(options: AppOptions) -> (TestApp, String, String) {
-    let app = spawn_app_with(options).await;
-    app.create_user("alice", PASSWORD).await;
-    let web = app
-        .create_client(ClientSpec {
-            id: "web",
-            grants: &[GrantType::AuthorizationCode, GrantType::RefreshToken],
-            redirect_uris: &[CALLBACK],
-            post_logout_redirect_uris: &[LOGGED_OUT],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let other = app
-        .create_client(ClientSpec {
-            id: "other",
-            grants: &[GrantType::AuthorizationCode, GrantType::RefreshToken],
-            redirect_uris: &[SECOND_CALLBACK],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    (app, web, other)
-}
+use crate::helpers::browser::{
+    authorize_url, exchange, hidden, location, login_through, query_param, sso_setup,
+    sso_setup_with, Browser, CALLBACK, LOGGED_OUT, SECOND_CALLBACK,
+};
+use crate::helpers::{spawn_app, unverified_claims, AppOptions, ClientSpec, PASSWORD};
 
 #[tokio::test]
 async fn an_openidconnect_relying_party_logs_in_with_pkce_and_verifies_the_id_token() {
-    let (app, secret, _) = setup().await;
+    let (app, secret, _) = sso_setup().await;
     let provider = CoreProviderMetadata::discover_async(
         IssuerUrl::new(app.address.clone()).unwrap(),
         &app.http,
@@ -258,7 +110,7 @@ async fn an_openidconnect_relying_party_logs_in_with_pkce_and_verifies_the_id_to
 
 #[tokio::test]
 async fn one_login_serves_a_second_client_without_a_prompt() {
-    let (app, _, other) = setup_with(AppOptions {
+    let (app, _, other) = sso_setup_with(AppOptions {
         manual_clock: true,
         ..Default::default()
     })
@@ -292,7 +144,7 @@ async fn one_login_serves_a_second_client_without_a_prompt() {
 
 #[tokio::test]
 async fn prompt_none_without_a_session_is_login_required() {
-    let (app, _, _) = setup().await;
+    let (app, _, _) = sso_setup().await;
     let (url, _) = authorize_url(&app, "web", CALLBACK, &[("prompt", "none")]);
     let callback = location(&Browser::new().get(&url).await);
     assert!(callback.starts_with(CALLBACK));
@@ -309,7 +161,7 @@ async fn prompt_none_without_a_session_is_login_required() {
 
 #[tokio::test]
 async fn a_replayed_code_is_refused_and_revokes_what_it_bought() {
-    let (app, secret, _) = setup().await;
+    let (app, secret, _) = sso_setup().await;
     let (url, verifier) = authorize_url(&app, "web", CALLBACK, &[]);
     let callback = login_through(&Browser::new(), &url, "alice", PASSWORD).await;
     let code = query_param(&callback, "code").unwrap();
@@ -341,7 +193,7 @@ async fn a_replayed_code_is_refused_and_revokes_what_it_bought() {
 
 #[tokio::test]
 async fn pkce_and_redirect_uri_are_checked_at_the_token_endpoint() {
-    let (app, secret, _) = setup().await;
+    let (app, secret, _) = sso_setup().await;
     let browser = Browser::new();
     let (url, verifier) = authorize_url(&app, "web", CALLBACK, &[]);
     let callback = login_through(&browser, &url, "alice", PASSWORD).await;
@@ -382,7 +234,7 @@ async fn pkce_and_redirect_uri_are_checked_at_the_token_endpoint() {
 
 #[tokio::test]
 async fn untrusted_redirects_get_a_page_and_other_errors_go_back_to_the_client() {
-    let (app, _, _) = setup().await;
+    let (app, _, _) = sso_setup().await;
     let browser = Browser::new();
     for (client, redirect) in [
         ("web", "http://127.0.0.1:9/evil"),
@@ -452,7 +304,7 @@ async fn untrusted_redirects_get_a_page_and_other_errors_go_back_to_the_client()
 
 #[tokio::test]
 async fn the_login_form_needs_its_csrf_token_and_says_nothing_about_who_exists() {
-    let (app, _, _) = setup().await;
+    let (app, _, _) = sso_setup().await;
     let browser = Browser::new();
     let (url, _) = authorize_url(&app, "web", CALLBACK, &[("login_hint", "alice")]);
     let login_url = location(&browser.get(&url).await);
@@ -644,7 +496,7 @@ async fn a_third_party_client_asks_for_consent_once() {
 
 #[tokio::test]
 async fn userinfo_answers_get_and_both_post_forms_and_refuses_bad_tokens() {
-    let (app, _, _) = setup().await;
+    let (app, _, _) = sso_setup().await;
     let secret = app
         .create_client(ClientSpec {
             id: "pw",
@@ -748,7 +600,7 @@ async fn userinfo_answers_get_and_both_post_forms_and_refuses_bad_tokens() {
 
 #[tokio::test]
 async fn the_claims_parameter_adds_claims_beyond_the_scope() {
-    let (app, secret, _) = setup().await;
+    let (app, secret, _) = sso_setup().await;
     let claims = r#"{"id_token":{"email":{"essential":true}},"userinfo":{"name":null}}"#;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut url = reqwest::Url::parse(&format!("{}/authorize", app.address)).unwrap();
@@ -769,7 +621,7 @@ async fn the_claims_parameter_adds_claims_beyond_the_scope() {
         .json()
         .await
         .unwrap();
-    let id = crate::helpers::unverified_claims(tokens["id_token"].as_str().unwrap());
+    let id = unverified_claims(tokens["id_token"].as_str().unwrap());
     assert_eq!(id["email"], "user@example.com");
     assert!(
         id.get("name").is_none(),
@@ -790,7 +642,7 @@ async fn the_claims_parameter_adds_claims_beyond_the_scope() {
 
 #[tokio::test]
 async fn logout_ends_the_session_and_revokes_its_refresh_tokens() {
-    let (app, secret, _) = setup().await;
+    let (app, secret, _) = sso_setup().await;
     let browser = Browser::new();
     let (url, verifier) = authorize_url(&app, "web", CALLBACK, &[]);
     let callback = login_through(&browser, &url, "alice", PASSWORD).await;
@@ -846,7 +698,7 @@ async fn logout_ends_the_session_and_revokes_its_refresh_tokens() {
 
 #[tokio::test]
 async fn logout_without_a_hint_asks_the_user_first() {
-    let (app, _, _) = setup().await;
+    let (app, _, _) = sso_setup().await;
     let browser = Browser::new();
     let (url, _) = authorize_url(&app, "web", CALLBACK, &[]);
     login_through(&browser, &url, "alice", PASSWORD).await;

@@ -5,7 +5,8 @@ use openidconnect::{AccessToken, ClientId, IssuerUrl, JsonWebKeySetUrl, Nonce};
 use portcullis::keys::SigningAlg;
 use portcullis::oauth::clients::GrantType;
 
-use crate::helpers::{spawn_app, ClientSpec, TestApp};
+use crate::helpers::tokens::TokenResponse;
+use crate::helpers::{spawn_app, ClientSpec, TestApp, PASSWORD};
 
 /// Verifies an ID token the way an OpenID Connect relying party does, with
 /// the `openidconnect` crate and keys fetched from the JWKS.
@@ -68,7 +69,7 @@ async fn password_grant_round_trip(
     alg_name: &str,
 ) {
     let app = spawn_app().await;
-    let sub = app.create_user("alice", "correct horse battery").await;
+    let sub = app.create_user("alice", PASSWORD).await;
     let secret = app
         .create_client(ClientSpec {
             alg,
@@ -82,7 +83,7 @@ async fn password_grant_round_trip(
             &[
                 ("grant_type", "password"),
                 ("username", "alice"),
-                ("password", "correct horse battery"),
+                ("password", PASSWORD),
                 ("scope", "openid profile email api:read"),
             ],
             Some(("app", &secret)),
@@ -90,17 +91,17 @@ async fn password_grant_round_trip(
         .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
-    let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body["token_type"], "Bearer");
-    assert_eq!(body["expires_in"], 300);
-    assert_eq!(body["scope"], "openid profile email api:read");
-    let refresh = body["refresh_token"].as_str().unwrap();
+    let body = TokenResponse::read(res).await;
+    assert_eq!(body.token_type, "Bearer");
+    assert_eq!(body.expires_in, 300);
+    assert_eq!(body.scope, "openid profile email api:read");
+    let refresh = body.refresh();
     assert!(
         refresh.len() >= 43,
         "refresh token carries at least 256 bits"
     );
 
-    let access = body["access_token"].as_str().unwrap();
+    let access = body.access_token.as_str();
     let header = jsonwebtoken::decode_header(access).unwrap();
     assert_eq!(format!("{:?}", header.alg), alg_name);
     let claims = app
@@ -119,14 +120,7 @@ async fn password_grant_round_trip(
     );
     assert_eq!(exp - iat, 300);
 
-    let id_claims = verify_id_token(
-        &app,
-        body["id_token"].as_str().unwrap(),
-        "app",
-        oidc_alg,
-        access,
-    )
-    .await;
+    let id_claims = verify_id_token(&app, body.id(), "app", oidc_alg, access).await;
     assert_eq!(id_claims["sub"], sub.as_str());
     assert_eq!(id_claims["azp"], "app");
     assert_eq!(id_claims["preferred_username"], "alice");
@@ -143,26 +137,22 @@ async fn password_grant_round_trip(
 #[tokio::test]
 async fn no_id_token_without_openid_and_claims_follow_scope() {
     let app = spawn_app().await;
-    app.create_user("bob", "correct horse battery").await;
+    app.create_user("bob", PASSWORD).await;
     let secret = app.create_client(ClientSpec::default()).await.unwrap();
     let body = app
-        .password_tokens(
-            ("app", &secret),
-            ("bob", "correct horse battery"),
-            "api:read",
-        )
+        .password_tokens(("app", &secret), ("bob", PASSWORD), "api:read")
         .await;
     assert!(body.get("id_token").is_none());
     let body = app
-        .password_tokens(("app", &secret), ("bob", "correct horse battery"), "openid")
+        .password_token_pair(("app", &secret), ("bob", PASSWORD), "openid")
         .await;
-    let id_token = body["id_token"].as_str().unwrap();
+    let id_token = body.id();
     let verifier_claims = verify_id_token(
         &app,
         id_token,
         "app",
         CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-        body["access_token"].as_str().unwrap(),
+        &body.access_token,
     )
     .await;
     assert!(
@@ -178,7 +168,7 @@ async fn no_id_token_without_openid_and_claims_follow_scope() {
 #[tokio::test]
 async fn client_secret_post_and_public_clients_authenticate() {
     let app = spawn_app().await;
-    app.create_user("carol", "correct horse battery").await;
+    app.create_user("carol", PASSWORD).await;
     let secret = app.create_client(ClientSpec::default()).await.unwrap();
     app.create_client(ClientSpec {
         id: "spa",
@@ -192,7 +182,7 @@ async fn client_secret_post_and_public_clients_authenticate() {
             &[
                 ("grant_type", "password"),
                 ("username", "carol"),
-                ("password", "correct horse battery"),
+                ("password", PASSWORD),
                 ("client_id", "app"),
                 ("client_secret", &secret),
             ],
@@ -206,16 +196,16 @@ async fn client_secret_post_and_public_clients_authenticate() {
             &[
                 ("grant_type", "password"),
                 ("username", "carol"),
-                ("password", "correct horse battery"),
+                ("password", PASSWORD),
                 ("client_id", "spa"),
             ],
             None,
         )
         .await;
     assert_eq!(res.status(), 200);
-    let body: serde_json::Value = res.json().await.unwrap();
+    let body = TokenResponse::read(res).await;
     assert!(app
-        .verify_access_token(body["access_token"].as_str().unwrap(), &app.address)
+        .verify_access_token(&body.access_token, &app.address)
         .await
         .is_ok());
 }
@@ -284,16 +274,12 @@ async fn client_credentials_issue_an_access_token_for_the_client() {
 #[tokio::test]
 async fn a_disabled_user_gets_invalid_grant_and_loses_its_refresh_tokens() {
     let app = spawn_app().await;
-    app.create_user("dave", "correct horse battery").await;
+    app.create_user("dave", PASSWORD).await;
     let secret = app.create_client(ClientSpec::default()).await.unwrap();
     let body = app
-        .password_tokens(
-            ("app", &secret),
-            ("dave", "correct horse battery"),
-            "openid",
-        )
+        .password_token_pair(("app", &secret), ("dave", PASSWORD), "openid")
         .await;
-    let refresh = body["refresh_token"].as_str().unwrap();
+    let refresh = body.refresh();
 
     let out = app.cli(&["user", "disable", "dave"], None);
     assert!(
@@ -308,7 +294,7 @@ async fn a_disabled_user_gets_invalid_grant_and_loses_its_refresh_tokens() {
             &[
                 ("grant_type", "password"),
                 ("username", "dave"),
-                ("password", "correct horse battery"),
+                ("password", PASSWORD),
             ],
             Some(("app", &secret)),
         )

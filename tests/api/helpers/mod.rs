@@ -1,3 +1,12 @@
+//! What the tests share: a server on a fresh database ([`spawn_app`]) and
+//! the ways to talk to it. [`browser`] holds the cookie-keeping browser and
+//! the authorization-code steps, [`tokens`] the typed token response, and
+//! [`cluster`] the real `portcullis serve` processes on one database.
+
+pub mod browser;
+pub mod cluster;
+pub mod tokens;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -12,6 +21,18 @@ use portcullis::oauth::clients::{self, GrantType, NewClient};
 use portcullis::oauth::Context;
 use portcullis::startup::Application;
 use serde_json::Value;
+
+/// The password every test user has.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A port nobody listens on at the moment of asking.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
 
 pub struct TestApp {
     pub address: String,
@@ -158,6 +179,50 @@ impl Default for ClientSpec<'_> {
     }
 }
 
+/// A user, a client that logs users in (`web`), a resource server (`api`,
+/// the audience of web's tokens) and an unrelated client (`other`), with
+/// their secrets.
+pub struct ResourceSetup {
+    pub app: TestApp,
+    pub web: String,
+    pub api: String,
+    pub other: String,
+}
+
+pub async fn resource_setup() -> ResourceSetup {
+    let app = spawn_app().await;
+    app.create_user("alice", PASSWORD).await;
+    let web = app
+        .create_client(ClientSpec {
+            id: "web",
+            audience: Some("api"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let api = app
+        .create_client(ClientSpec {
+            id: "api",
+            grants: &[GrantType::ClientCredentials],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let other = app
+        .create_client(ClientSpec {
+            id: "other",
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    ResourceSetup {
+        app,
+        web,
+        api,
+        other,
+    }
+}
+
 impl TestApp {
     /// The server's time.
     pub fn now(&self) -> i64 {
@@ -219,36 +284,59 @@ impl TestApp {
             .unwrap()
     }
 
+    /// POSTs a form to `path`, with HTTP Basic client authentication if given.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> reqwest::Response {
+        let mut req = self.http.post(format!("{}{path}", self.address)).form(form);
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        req.send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path} sent: {e}"))
+    }
+
     pub async fn post_token(
         &self,
         form: &[(&str, &str)],
         basic: Option<(&str, &str)>,
     ) -> reqwest::Response {
-        let mut req = self.http.post(format!("{}/token", self.address)).form(form);
-        if let Some((id, secret)) = basic {
-            req = req.basic_auth(id, Some(secret));
-        }
-        req.send().await.expect("token request sent")
+        self.post_form("/token", form, basic).await
     }
 
-    /// A password grant for `user` that must succeed.
+    /// A password grant for `user`, whatever its outcome.
+    pub async fn password_grant(
+        &self,
+        client: (&str, &str),
+        user: (&str, &str),
+        scope: &str,
+    ) -> reqwest::Response {
+        self.post_token(
+            &[
+                ("grant_type", "password"),
+                ("username", user.0),
+                ("password", user.1),
+                ("scope", scope),
+            ],
+            Some(client),
+        )
+        .await
+    }
+
+    /// A password grant for `user` that must succeed, as raw JSON: for
+    /// tests that look at the shape of the answer itself (see
+    /// [`TestApp::password_token_pair`] for the typed one).
     pub async fn password_tokens(
         &self,
         client: (&str, &str),
         user: (&str, &str),
         scope: &str,
     ) -> Value {
-        let res = self
-            .post_token(
-                &[
-                    ("grant_type", "password"),
-                    ("username", user.0),
-                    ("password", user.1),
-                    ("scope", scope),
-                ],
-                Some(client),
-            )
-            .await;
+        let res = self.password_grant(client, user, scope).await;
         assert_eq!(res.status(), 200, "password grant failed");
         res.json().await.unwrap()
     }
@@ -288,23 +376,30 @@ impl TestApp {
 
     /// Runs the real `portcullis` binary against this app's database.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        cmd.args(args)
             .env("PORTCULLIS_DATABASE_URL", &self.database_url)
-            .env("PORTCULLIS_KEK_FILE", &self.kek_file)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run portcullis");
-        let mut pipe = child.stdin.take().unwrap();
-        if let Some(input) = stdin {
-            pipe.write_all(input.as_bytes()).unwrap();
-        }
-        drop(pipe);
-        child.wait_with_output().unwrap()
+            .env("PORTCULLIS_KEK_FILE", &self.kek_file);
+        run_with_stdin(cmd, stdin)
     }
+}
+
+/// Runs `cmd` to its end with `stdin` (if any) as its input, and collects
+/// what it printed.
+pub fn run_with_stdin(mut cmd: Command, stdin: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run portcullis");
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(input) = stdin {
+        pipe.write_all(input.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
 }
 
 impl Drop for TestApp {
