@@ -38,16 +38,10 @@ async fn the_admin_api_needs_an_admin_token() {
         .to_str()
         .unwrap()
         .starts_with("Bearer"));
-    let res = app
-        .http
-        .get(&url)
-        .bearer_auth("garbage")
-        .send()
-        .await
-        .unwrap();
+    let res = app.get_with_bearer("/admin/keys", "garbage").await;
     assert_eq!(res.status(), 401);
     let weak = admin_token(&app, "api:read").await;
-    let res = app.http.get(&url).bearer_auth(&weak).send().await.unwrap();
+    let res = app.get_with_bearer("/admin/keys", &weak).await;
     assert_eq!(res.status(), 403);
     assert!(res.headers()["www-authenticate"]
         .to_str()
@@ -65,13 +59,7 @@ async fn the_admin_api_needs_an_admin_token() {
     let user = app
         .password_token_pair(("web", &user_client), ("alice", PASSWORD), "openid")
         .await;
-    let res = app
-        .http
-        .get(&url)
-        .bearer_auth(&user.access_token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.get_with_bearer("/admin/keys", &user.access_token).await;
     assert_eq!(res.status(), 403);
 }
 

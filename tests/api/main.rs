@@ -4,6 +4,7 @@
 //! relying parties would.
 
 mod admin;
+mod authorize;
 mod browser;
 mod cli;
 mod discovery;
@@ -11,9 +12,10 @@ mod errors;
 mod hardening;
 mod helpers;
 mod keys;
+mod logout;
 mod migrations;
 mod process;
 mod refresh;
 mod replicas;
-mod sso;
 mod token;
+mod userinfo;

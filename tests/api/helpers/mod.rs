@@ -300,6 +300,16 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("POST {path} sent: {e}"))
     }
 
+    /// GETs `path` with `token` as the bearer token.
+    pub async fn get_with_bearer(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path} sent: {e}"))
+    }
+
     pub async fn post_token(
         &self,
         form: &[(&str, &str)],
