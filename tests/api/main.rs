@@ -2,20 +2,44 @@
 //! database (a temporary SQLite file, or a fresh PostgreSQL database when
 //! PORTCULLIS_TEST_POSTGRES_URL is set), then talks to it as clients and
 //! relying parties would.
+//!
+//! What the tests share is in [`helpers`] (the server, the browser, the
+//! typed token response, the multi-process cluster); no test file imports
+//! from another. The tests, by what they exercise:
+//!
+//! - the token endpoint: [`token`] (grants and what their tokens carry),
+//!   [`refresh`] (rotation and reuse), [`errors`] (RFC 6749 error answers);
+//! - the browser flow: [`authorize`] (the code flow, prompts, redirects,
+//!   the login form, consent), [`userinfo`] (and the claims parameter),
+//!   [`logout`], and [`browser`] (a real Chromium);
+//! - other endpoints: [`introspection`], [`revocation`], [`discovery`],
+//!   [`admin`] (the admin API and the audit trail), [`ops`] (health,
+//!   readiness, metrics);
+//! - defences: [`brute_force`] (lock-out, slow-down, rate limits),
+//!   [`input_limits`] (malformed and junk requests);
+//! - keys and storage: [`keys`] (rotation, revocation, sealing),
+//!   [`migrations`];
+//! - the binary as operators run it: [`cli`], [`replicas`] (several
+//!   processes on one database), [`process`] (logs, SIGTERM, a database
+//!   outage).
 
 mod admin;
 mod authorize;
 mod browser;
+mod brute_force;
 mod cli;
 mod discovery;
 mod errors;
-mod hardening;
 mod helpers;
+mod input_limits;
+mod introspection;
 mod keys;
 mod logout;
 mod migrations;
+mod ops;
 mod process;
 mod refresh;
 mod replicas;
+mod revocation;
 mod token;
 mod userinfo;

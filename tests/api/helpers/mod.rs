@@ -200,14 +200,7 @@ pub async fn resource_setup() -> ResourceSetup {
         })
         .await
         .unwrap();
-    let api = app
-        .create_client(ClientSpec {
-            id: "api",
-            grants: &[GrantType::ClientCredentials],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let api = app.create_service_client("api").await;
     let other = app
         .create_client(ClientSpec {
             id: "other",
@@ -249,6 +242,18 @@ impl TestApp {
             .await
             .expect("user created")
             .id
+    }
+
+    /// Registers a confidential client `id` with only the client-credentials
+    /// grant; returns its secret.
+    pub async fn create_service_client(&self, id: &str) -> String {
+        self.create_client(ClientSpec {
+            id,
+            grants: &[GrantType::ClientCredentials],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
     }
 
     /// Registers a client; returns its secret (None for a public client).
@@ -308,6 +313,15 @@ impl TestApp {
             .send()
             .await
             .unwrap_or_else(|e| panic!("GET {path} sent: {e}"))
+    }
+
+    /// Introspects `token` as the client `caller` (HTTP Basic); the answer's JSON.
+    pub async fn introspect(&self, token: &str, caller: (&str, &str)) -> Value {
+        self.post_form("/introspect", &[("token", token)], Some(caller))
+            .await
+            .json()
+            .await
+            .expect("an introspection answer")
     }
 
     pub async fn post_token(
