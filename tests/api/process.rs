@@ -140,19 +140,8 @@ async fn the_logs_hold_no_password_secret_or_token() {
     );
     let login = location(&browser.get(&url).await).replace(&cluster.issuer, &base);
     let html = browser.get(&login).await.text().await.unwrap();
-    let csrf = hidden(&html, "csrf_token");
-    secrets.push(csrf.clone());
-    let res = browser
-        .post(
-            &format!("{base}/login"),
-            &[
-                ("request", &hidden(&html, "request")),
-                ("csrf_token", &csrf),
-                ("username", "alice"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    secrets.push(hidden(&html, "csrf_token"));
+    let res = browser.submit_login(&base, &html, "alice", PASSWORD).await;
     let resume = location(&res).replace(&cluster.issuer, &base);
     let callback = location(&browser.get(&resume).await);
     let code = query_param(&callback, "code").unwrap();

@@ -9,7 +9,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::Value;
 
-use crate::helpers::browser::{hidden, location, query_param, Browser, CALLBACK};
+use crate::helpers::browser::{location, query_param, Browser, CALLBACK};
 use crate::helpers::cluster::{provision, token, Cluster, Replica};
 use crate::helpers::PASSWORD;
 
@@ -141,15 +141,7 @@ async fn two_replicas_on_one_database_behave_as_one_server() {
     let login_url = login_url.replace(&cluster.issuer, cluster.at(a));
     let html = browser.get(&login_url).await.text().await.unwrap();
     let res = browser
-        .post(
-            &format!("{}/login", cluster.at(a)),
-            &[
-                ("request", &hidden(&html, "request")),
-                ("csrf_token", &hidden(&html, "csrf_token")),
-                ("username", "alice"),
-                ("password", PASSWORD),
-            ],
-        )
+        .submit_login(cluster.at(a), &html, "alice", PASSWORD)
         .await;
     assert_eq!(res.status(), 303);
     let at_b = location(
