@@ -49,13 +49,7 @@ async fn the_admin_api_needs_an_admin_token() {
         .contains("insufficient_scope"));
     // A user's token, even with every scope of its client, is no admin token.
     app.create_user("alice", PASSWORD).await;
-    let user_client = app
-        .create_client(ClientSpec {
-            id: "web",
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let user_client = app.create_client(ClientSpec::named("web")).await.unwrap();
     let user = app
         .password_token_pair(("web", &user_client), ("alice", PASSWORD), "openid")
         .await;
@@ -226,13 +220,7 @@ async fn admins_manage_keys_users_and_clients_and_every_action_is_audited() {
         Some(("ops", "x")),
     )
     .await;
-    let web = app
-        .create_client(ClientSpec {
-            id: "web",
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let web = app.create_client(ClientSpec::named("web")).await.unwrap();
     app.create_user("alice", PASSWORD).await;
     app.post_token(
         &[

@@ -116,13 +116,7 @@ async fn a_refresh_token_is_bound_to_its_client() {
     let app = spawn_app().await;
     app.create_user("alice", PASSWORD).await;
     let secret = app.create_client(ClientSpec::default()).await.unwrap();
-    let other = app
-        .create_client(ClientSpec {
-            id: "other",
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let other = app.create_client(ClientSpec::named("other")).await.unwrap();
     let first = app
         .password_token_pair(("app", &secret), ("alice", PASSWORD), "openid")
         .await;

@@ -11,13 +11,7 @@ use crate::helpers::{unverified_claims, ClientSpec, PASSWORD};
 #[tokio::test]
 async fn userinfo_answers_get_and_both_post_forms_and_refuses_bad_tokens() {
     let (app, _, _) = sso_setup().await;
-    let secret = app
-        .create_client(ClientSpec {
-            id: "pw",
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let secret = app.create_client(ClientSpec::named("pw")).await.unwrap();
     let tokens = app
         .password_token_pair(("pw", &secret), ("alice", PASSWORD), "openid email")
         .await;

@@ -163,6 +163,17 @@ pub struct ClientSpec<'a> {
     pub consent: bool,
 }
 
+impl<'a> ClientSpec<'a> {
+    /// The default client (confidential, password and refresh grants),
+    /// named `id`.
+    pub fn named(id: &'a str) -> Self {
+        ClientSpec {
+            id,
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for ClientSpec<'_> {
     fn default() -> Self {
         ClientSpec {
@@ -201,13 +212,7 @@ pub async fn resource_setup() -> ResourceSetup {
         .await
         .unwrap();
     let api = app.create_service_client("api").await;
-    let other = app
-        .create_client(ClientSpec {
-            id: "other",
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let other = app.create_client(ClientSpec::named("other")).await.unwrap();
     ResourceSetup {
         app,
         web,
