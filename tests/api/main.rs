@@ -18,7 +18,9 @@
 //! - defences: [`brute_force`] (lock-out, slow-down, rate limits),
 //!   [`input_limits`] (malformed and junk requests);
 //! - keys and storage: [`keys`] (rotation, revocation, sealing),
-//!   [`migrations`];
+//!   [`migrations`], [`corrupt_data`] (stored data Portcullis could not
+//!   have written);
+//! - domain events: [`events`] (a session ending);
 //! - the binary as operators run it: [`cli`], [`replicas`] (several
 //!   processes on one database), [`process`] (logs, SIGTERM, a database
 //!   outage).
@@ -28,8 +30,10 @@ mod authorize;
 mod browser;
 mod brute_force;
 mod cli;
+mod corrupt_data;
 mod discovery;
 mod errors;
+mod events;
 mod helpers;
 mod input_limits;
 mod introspection;
