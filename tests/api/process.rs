@@ -306,6 +306,9 @@ async fn a_database_outage_is_answered_with_503_and_recovered_from() {
     );
 
     let mut cluster = Cluster::new(&[("PORTCULLIS_DATABASE_URL", &url)]);
+    // The cluster made a fresh database of its own: drop it before pointing
+    // the cluster at the one behind the proxy, or it is never dropped.
+    crate::helpers::drop_postgres_database(&cluster.database_url);
     cluster.database_url = url.clone();
     cluster.cli(&["migrate"], None);
     let secret = provision(&cluster);
