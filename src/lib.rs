@@ -7,8 +7,17 @@
 //! ARCHITECTURE.md at the top of the repository is the map.
 #![cfg_attr(
     not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::todo,
+        clippy::unimplemented,
+        clippy::dbg_macro
+    )
 )]
+// A std lock held across an .await blocks the worker thread for others.
+#![deny(clippy::await_holding_lock)]
 
 pub mod accounts;
 pub mod audit;

@@ -203,3 +203,53 @@ fn read_file(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SPECS;
+
+    /// The README's configuration table lists exactly these settings, with
+    /// their variables and defaults: documentation cannot drift from them.
+    #[test]
+    fn the_readme_table_is_the_settings_table() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("## Configuration")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has a Configuration section");
+        let mut documented: Vec<(String, String, String)> = section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').map(|c| c.trim().trim_matches('`')).collect();
+                (
+                    cells[1].to_owned(),
+                    cells[2].to_owned(),
+                    cells[4].to_owned(),
+                )
+            })
+            .collect();
+        let mut specs: Vec<(String, String, String)> = SPECS
+            .iter()
+            .map(|s| (s.key.to_owned(), s.env.to_owned(), s.default.to_owned()))
+            .collect();
+        // The README orders rows for a reader; the set is what must agree.
+        documented.sort();
+        specs.sort();
+        assert_eq!(documented, specs);
+    }
+
+    /// The module header of config/mod.rs names every variable too.
+    #[test]
+    fn the_module_header_names_every_variable() {
+        let header = include_str!("mod.rs");
+        for spec in SPECS {
+            assert!(
+                header.contains(&format!("`{}`", spec.env)),
+                "{} is not in config/mod.rs's header",
+                spec.env
+            );
+        }
+    }
+}
