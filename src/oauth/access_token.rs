@@ -114,9 +114,16 @@ pub fn decode(ctx: &Context, token: &str, expiry: Expiry) -> Result<AccessToken,
 /// not count, whatever the reason: callers answer `invalid_token` or
 /// `{"active": false}` without saying which check failed.
 pub async fn validate(ctx: &Context, token: &str) -> Result<Option<Validated>, StoreError> {
-    let Ok(claims) = decode(ctx, token, Expiry::Enforce) else {
-        return Ok(None);
-    };
+    match decode(ctx, token, Expiry::Enforce) {
+        Ok(claims) => live(ctx, claims).await,
+        Err(_) => Ok(None),
+    }
+}
+
+/// The database half of [`validate`], for a caller that checks the decoded
+/// claims first (introspection: whether the caller may see the token at
+/// all, before any database work).
+pub async fn live(ctx: &Context, claims: AccessToken) -> Result<Option<Validated>, StoreError> {
     let jti = claims.jti.clone();
     // A user's token (it has an auth_time) dies with its user.
     let user = claims.auth_time.map(|_| claims.sub.clone());

@@ -305,11 +305,7 @@ async fn a_database_outage_is_answered_with_503_and_recovered_from() {
         proxy.port
     );
 
-    let mut cluster = Cluster::new(&[("PORTCULLIS_DATABASE_URL", &url)]);
-    // The cluster made a fresh database of its own: drop it before pointing
-    // the cluster at the one behind the proxy, or it is never dropped.
-    crate::helpers::drop_postgres_database(&cluster.database_url);
-    cluster.database_url = url.clone();
+    let mut cluster = Cluster::on_database(&url, &[]);
     cluster.cli(&["migrate"], None);
     let secret = provision(&cluster);
     let at = cluster.start_replica().await;

@@ -48,9 +48,7 @@ pub async fn authorize_continue(
     req: HttpRequest,
     state: web::Data<State>,
 ) -> Result<HttpResponse, PageError> {
-    let (request, pending) = pending_from_query(&req, &state)
-        .await?
-        .ok_or(PageError::Expired)?;
+    let (request, pending) = pending_from_query(&req, &state).await?;
     let client = find_client(&state, &request.client_id)
         .await?
         .ok_or_else(|| PageError::sign_in("This application is no longer registered."))?;
@@ -107,33 +105,31 @@ pub fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// The pending request a page's `?request=ID` names, if it is alive and
-/// bound to this browser.
+/// The pending request a page's `?request=ID` names; the "expired" page
+/// when it is not alive or not bound to this browser.
 pub async fn pending_from_query(
     req: &HttpRequest,
     state: &State,
-) -> Result<Option<(AuthorizeRequest, PendingRow)>, PageError> {
-    let Ok(params) = parse_query(req.query_string()) else {
-        return Ok(None);
-    };
+) -> Result<(AuthorizeRequest, PendingRow), PageError> {
+    let params = parse_query(req.query_string()).map_err(|_| PageError::Expired)?;
     load_pending(req, state, params.get("request")).await
 }
 
-/// The pending request named by `id`, if it is alive and bound to this browser.
+/// The pending request named by `id`; the "expired" page when it is not
+/// alive or not bound to this browser.
 pub async fn load_pending(
     req: &HttpRequest,
     state: &State,
     id: Option<&str>,
-) -> Result<Option<(AuthorizeRequest, PendingRow)>, PageError> {
-    let Some(id) = id.map(str::to_owned) else {
-        return Ok(None);
-    };
+) -> Result<(AuthorizeRequest, PendingRow), PageError> {
+    let id = id.map(str::to_owned).ok_or(PageError::Expired)?;
     let (browser, now) = (flow_cookie(req), state.ctx.now());
-    Ok(state
+    state
         .ctx
         .db
         .run(move |conn| authorize::load_pending(conn, &id, browser.as_deref(), now))
-        .await?)
+        .await?
+        .ok_or(PageError::Expired)
 }
 
 /// Runs the decision for a validated request and answers it.

@@ -48,9 +48,7 @@ pub async fn consent_form(
     req: HttpRequest,
     state: web::Data<State>,
 ) -> Result<HttpResponse, PageError> {
-    let (request, pending) = pending_from_query(&req, &state)
-        .await?
-        .ok_or(PageError::Expired)?;
+    let (request, pending) = pending_from_query(&req, &state).await?;
     let session = current_session(&req, &state)
         .await?
         .ok_or(PageError::Expired)?;

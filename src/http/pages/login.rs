@@ -60,9 +60,7 @@ pub async fn login_form(
     req: HttpRequest,
     state: web::Data<State>,
 ) -> Result<HttpResponse, PageError> {
-    let (request, pending) = pending_from_query(&req, &state)
-        .await?
-        .ok_or(PageError::Expired)?;
+    let (request, pending) = pending_from_query(&req, &state).await?;
     let name = client_name(&state, &request.client_id)
         .await?
         .ok_or(PageError::Expired)?;
@@ -84,9 +82,7 @@ pub async fn checked_form(
     let params = read_form(req, payload)
         .await
         .map_err(|_| PageError::Expired)?;
-    let (request, pending) = load_pending(req, state, params.get("request"))
-        .await?
-        .ok_or(PageError::Expired)?;
+    let (request, pending) = load_pending(req, state, params.get("request")).await?;
     let csrf_ok = params
         .get("csrf_token")
         .is_some_and(|t| secrets::constant_time_eq(t, &pending.csrf_token));

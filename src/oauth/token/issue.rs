@@ -65,7 +65,7 @@ struct IdTokenClaims<'a> {
 
 /// The `aud` of a client's access tokens: its registered audience, else
 /// the issuer.
-pub fn audience_of<'a>(client: &'a Client, issuer: &'a str) -> &'a str {
+fn audience_of<'a>(client: &'a Client, issuer: &'a str) -> &'a str {
     client.audience.as_deref().unwrap_or(issuer)
 }
 

@@ -12,7 +12,7 @@ mod grants;
 mod issue;
 mod request;
 
-pub use issue::{audience_of, TokenResponse};
+pub use issue::TokenResponse;
 pub use request::{Grant, TokenRequest, MAX_PARAM_LEN};
 
 use super::{client_auth, Context, Error};

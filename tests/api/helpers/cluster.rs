@@ -42,6 +42,16 @@ impl Cluster {
     pub fn new(env: &[(&str, &str)]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let database_url = fresh_database_url(dir.path());
+        Self::with(dir, database_url, env)
+    }
+
+    /// A cluster on a database the test made itself (one behind a proxy,
+    /// say): the cluster neither creates nor drops a database of its own.
+    pub fn on_database(database_url: &str, env: &[(&str, &str)]) -> Cluster {
+        Self::with(tempfile::tempdir().unwrap(), database_url.to_owned(), env)
+    }
+
+    fn with(dir: tempfile::TempDir, database_url: String, env: &[(&str, &str)]) -> Cluster {
         let kek_file = dir.path().join("kek");
         // The address a load balancer would have; every replica names it as issuer.
         let issuer = format!("http://127.0.0.1:{}", free_port());

@@ -39,13 +39,15 @@ fn theft_suspected(
     action: &str,
     now: i64,
 ) -> Result<usize, StoreError> {
-    let revoked = match family_id {
-        Some(family) => rt::revoke_family(conn, family, now)?,
-        None => 0,
-    };
-    let detail = match family_id {
-        Some(family) => format!("family {family} revoked ({revoked} tokens)"),
-        None => "no tokens were issued for it".to_owned(),
+    let (revoked, detail) = match family_id {
+        Some(family) => {
+            let revoked = rt::revoke_family(conn, family, now)?;
+            (
+                revoked,
+                format!("family {family} revoked ({revoked} tokens)"),
+            )
+        }
+        None => (0, "no tokens were issued for it".to_owned()),
     };
     let actor = format!("client:{client_id}");
     audit::record_or_log(conn, now, &actor, action, user_id, &detail);
