@@ -21,8 +21,10 @@ pub enum ClientCommand {
         /// A public client (no secret: native and browser apps).
         #[arg(long)]
         public: bool,
-        /// Comma-separated grant types [default: authorization_code,refresh_token
-        /// with a --redirect-uri, else password,refresh_token]
+        /// Comma-separated grant types: authorization_code, refresh_token,
+        /// password, client_credentials, device_code, token_exchange
+        /// [default: authorization_code,refresh_token with a --redirect-uri,
+        /// else password,refresh_token]
         #[arg(long, value_delimiter = ',')]
         grant_types: Vec<GrantType>,
         /// A redirect URI (repeatable); matched exactly, character for character.
@@ -42,6 +44,16 @@ pub enum ClientCommand {
         audience: Option<String>,
         #[arg(long, default_value = "RS256")]
         signing_alg: SigningAlg,
+        /// A resource URI (RFC 8707) its access tokens may be for (repeatable).
+        #[arg(long = "resource", value_name = "URI")]
+        resources: Vec<String>,
+        /// An audience token exchange may issue tokens for (repeatable).
+        #[arg(long = "exchange-audience", value_name = "AUD")]
+        exchange_audiences: Vec<String>,
+        /// Token exchange without an actor token: the new token acts as the
+        /// user, with no record of who asked (impersonation).
+        #[arg(long)]
+        exchange_impersonation: bool,
         /// Read the client secret (at least 32 characters) from standard input.
         #[arg(long)]
         secret_stdin: bool,
@@ -73,6 +85,9 @@ pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
             scope,
             audience,
             signing_alg,
+            resources,
+            exchange_audiences,
+            exchange_impersonation,
             secret_stdin,
             json,
         } => {
@@ -100,6 +115,10 @@ pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
                     secret,
                     consent: *consent,
                     post_logout_redirect_uris: post_logout_redirect_uris.clone(),
+                    resources: resources.clone(),
+                    exchange_audiences: exchange_audiences.clone(),
+                    exchange_impersonation: *exchange_impersonation,
+                    ..NewClient::default()
                 },
                 "cli",
                 now,
@@ -133,7 +152,8 @@ pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
                 let rows: Vec<Vec<String>> = list
                     .iter()
                     .map(|c| {
-                        let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+                        let grants: Vec<&str> =
+                            c.grant_types.iter().map(|g| g.short_name()).collect();
                         vec![
                             c.client_id.clone(),
                             if c.is_public() {

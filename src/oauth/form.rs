@@ -8,6 +8,10 @@ use super::Error;
 /// At most this many parameters in one request.
 pub const MAX_PARAMS: usize = 64;
 
+/// The parameters a request may repeat: `resource` (RFC 8707 §2). Every
+/// other parameter may appear once (RFC 6749 §3.1, §3.2).
+pub const REPEATABLE: [&str; 1] = ["resource"];
+
 /// Decoded parameters of one request, in the order sent, and the one way
 /// to read them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,6 +41,14 @@ impl Params {
             return Err(Repeated);
         }
         Ok(first.filter(|v| !v.is_empty()))
+    }
+
+    /// Every non-empty value of a repeatable parameter, in the order sent.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A parameter that must be there.
@@ -84,7 +96,7 @@ pub fn parse(input: &[u8]) -> Result<Params, Error> {
 fn check_params(params: &[(String, String)], max_len: usize) -> Result<(), Error> {
     for (i, (name, value)) in params.iter().enumerate() {
         let shown: String = name.chars().take(40).collect();
-        if params[..i].iter().any(|(n, _)| n == name) {
+        if !REPEATABLE.contains(&name.as_str()) && params[..i].iter().any(|(n, _)| n == name) {
             return Err(Error::invalid_request(format!(
                 "parameter `{shown}` is repeated"
             )));

@@ -13,6 +13,7 @@ pub mod introspection;
 pub mod limiter;
 pub mod logout;
 pub mod pkce;
+pub mod resource;
 pub mod revocation;
 pub mod scope;
 pub mod token;

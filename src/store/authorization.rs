@@ -59,6 +59,8 @@ pub struct CodeRow {
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub family_id: Option<String>,
+    /// The resources (RFC 8707) the authorization request named, space-separated.
+    pub resources: String,
 }
 
 pub fn insert_code(conn: &mut DbConnection, row: &CodeRow) -> Result<(), StoreError> {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::schema::clients;
 use super::{DbConnection, SigningAlg, StoreError};
 
-/// The OAuth grant types (RFC 6749 §4, §6).
+/// The OAuth grant types (RFC 6749 §4, §6; RFC 8628; RFC 8693).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantType {
@@ -20,24 +20,42 @@ pub enum GrantType {
     Password,
     RefreshToken,
     ClientCredentials,
+    DeviceCode,
+    TokenExchange,
 }
 
 impl GrantType {
     /// Every grant type, in the order discovery lists them; the token
     /// endpoint serves each.
-    pub const ALL: [GrantType; 4] = [
+    pub const ALL: [GrantType; 6] = [
         GrantType::AuthorizationCode,
         GrantType::Password,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
+        GrantType::DeviceCode,
+        GrantType::TokenExchange,
     ];
 
+    /// The `grant_type` value of the token request, as discovery lists it
+    /// and the database stores it.
     pub fn as_str(self) -> &'static str {
         match self {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::Password => "password",
             GrantType::RefreshToken => "refresh_token",
             GrantType::ClientCredentials => "client_credentials",
+            GrantType::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+            GrantType::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
+        }
+    }
+
+    /// The short name the CLI accepts and metrics and JSON summaries use:
+    /// the URN's last segment, with `_`.
+    pub fn short_name(self) -> &'static str {
+        match self {
+            GrantType::DeviceCode => "device_code",
+            GrantType::TokenExchange => "token_exchange",
+            other => other.as_str(),
         }
     }
 }
@@ -53,7 +71,7 @@ impl FromStr for GrantType {
     fn from_str(s: &str) -> Result<Self, String> {
         GrantType::ALL
             .into_iter()
-            .find(|g| g.as_str() == s)
+            .find(|g| g.as_str() == s || g.short_name() == s)
             .ok_or_else(|| format!("unknown grant type `{s}`"))
     }
 }
@@ -105,6 +123,20 @@ pub struct ClientRow {
     pub consent: bool,
     #[diesel(deserialize_as = String, serialize_as = String)]
     pub post_logout_redirect_uris: SpaceList<String>,
+    /// Resource URIs (RFC 8707) the client may ask tokens for.
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub resources: SpaceList<String>,
+    /// Audiences token exchange (RFC 8693) may issue tokens for.
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub exchange_audiences: SpaceList<String>,
+    /// Token exchange without an actor token (impersonation) is allowed.
+    pub exchange_impersonation: bool,
+    /// Made through dynamic registration (RFC 7591).
+    pub dynamic: bool,
+    /// SHA-256 of the RFC 7592 registration access token.
+    pub registration_token_hash: Option<String>,
+    /// Registered metadata without a column of its own, as a JSON object.
+    pub metadata: String,
 }
 
 pub fn insert(conn: &mut DbConnection, row: ClientRow) -> Result<(), StoreError> {
@@ -145,6 +177,17 @@ mod tests {
         let list = SpaceList::<GrantType>::try_from("password refresh_token".to_owned()).unwrap();
         assert_eq!(list.0, vec![GrantType::Password, GrantType::RefreshToken]);
         assert_eq!(String::from(list), "password refresh_token");
+        let urns = "urn:ietf:params:oauth:grant-type:device_code token_exchange";
+        let list = SpaceList::<GrantType>::try_from(urns.to_owned()).unwrap();
+        assert_eq!(
+            list.0,
+            vec![GrantType::DeviceCode, GrantType::TokenExchange]
+        );
+        assert_eq!(
+            String::from(list),
+            "urn:ietf:params:oauth:grant-type:device_code \
+             urn:ietf:params:oauth:grant-type:token-exchange"
+        );
         assert!(matches!(
             SpaceList::<GrantType>::try_from("password implicit".to_owned()),
             Err(StoreError::Corrupt(_))

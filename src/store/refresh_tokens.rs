@@ -33,6 +33,9 @@ pub struct RefreshTokenRow {
     /// The SSO session the family was born in (authorization-code flow);
     /// logging out of it revokes the family.
     pub session_id: Option<String>,
+    /// The resources (RFC 8707) the family was granted for, space-separated;
+    /// empty when none were asked for.
+    pub resources: String,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &RefreshTokenRow) -> Result<(), StoreError> {
@@ -180,7 +183,8 @@ struct SpendAndInsert<'a> {
 }
 
 const COLUMNS: &str = "id, token_hash, family_id, parent_id, client_id, user_id, scope, \
-                       auth_time, issued_at, expires_at, used_at, revoked_at, session_id";
+                       auth_time, issued_at, expires_at, used_at, revoked_at, session_id, \
+                       resources";
 
 impl Spend<'_> {
     fn push<'b, DB>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()>
@@ -223,6 +227,7 @@ where
         used_at,
         revoked_at,
         session_id,
+        resources,
     } = row;
     macro_rules! bind_each {
         ($first_type:ty = $first:expr $(, $sql_type:ty = $value:expr)*) => {
@@ -246,7 +251,8 @@ where
         BigInt = expires_at,
         Nullable<BigInt> = used_at,
         Nullable<BigInt> = revoked_at,
-        Nullable<Text> = session_id
+        Nullable<Text> = session_id,
+        Text = resources
     );
     Ok(())
 }
@@ -327,6 +333,7 @@ mod tests {
             used_at: None,
             revoked_at: None,
             session_id: Some(format!("session-{n}")),
+            resources: format!("https://api-{n}.example"),
         }
     }
 
@@ -373,6 +380,12 @@ mod tests {
                     created_at: 0,
                     consent: false,
                     post_logout_redirect_uris: Default::default(),
+                    resources: Default::default(),
+                    exchange_audiences: Default::default(),
+                    exchange_impersonation: false,
+                    dynamic: false,
+                    registration_token_hash: None,
+                    metadata: "{}".into(),
                 },
             )?;
             let DbConnection::Sqlite(lite) = &mut *conn else {

@@ -13,6 +13,12 @@ diesel::table! {
         created_at -> BigInt,
         consent -> Bool,
         post_logout_redirect_uris -> Text,
+        resources -> Text,
+        exchange_audiences -> Text,
+        exchange_impersonation -> Bool,
+        dynamic -> Bool,
+        registration_token_hash -> Nullable<Text>,
+        metadata -> Text,
     }
 }
 
@@ -31,6 +37,7 @@ diesel::table! {
         used_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
         session_id -> Nullable<Text>,
+        resources -> Text,
     }
 }
 
@@ -99,6 +106,7 @@ diesel::table! {
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
         family_id -> Nullable<Text>,
+        resources -> Text,
     }
 }
 
@@ -119,6 +127,7 @@ diesel::joinable!(authorization_codes -> clients (client_id));
 diesel::joinable!(authorization_codes -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(consents -> users (user_id));
+diesel::joinable!(device_codes -> clients (client_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
@@ -126,8 +135,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     authorization_requests,
     clients,
     consents,
+    device_codes,
     login_attempts,
     refresh_tokens,
+    registration_tokens,
     revoked_access_tokens,
     sessions,
     signing_keys,
@@ -158,5 +169,35 @@ diesel::table! {
         failures -> BigInt,
         window_start -> BigInt,
         last_failure_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    registration_tokens (id) {
+        id -> Text,
+        token_hash -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        uses_left -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    device_codes (device_code_hash) {
+        device_code_hash -> Text,
+        user_code -> Text,
+        client_id -> Text,
+        scope -> Text,
+        resources -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        poll_interval -> BigInt,
+        last_polled_at -> Nullable<BigInt>,
+        status -> Text,
+        user_id -> Nullable<Text>,
+        session_id -> Nullable<Text>,
+        auth_time -> Nullable<BigInt>,
+        decided_at -> Nullable<BigInt>,
     }
 }

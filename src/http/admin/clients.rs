@@ -38,6 +38,12 @@ pub struct NewClientBody {
     #[serde(default)]
     consent: bool,
     secret: Option<String>,
+    #[serde(default)]
+    resources: Vec<String>,
+    #[serde(default)]
+    exchange_audiences: Vec<String>,
+    #[serde(default)]
+    exchange_impersonation: bool,
 }
 
 /// POST /admin/clients — a confidential client's generated secret is in the
@@ -73,6 +79,10 @@ pub async fn create_client(
         secret: body.secret,
         consent: body.consent,
         post_logout_redirect_uris: body.post_logout_redirect_uris,
+        resources: body.resources,
+        exchange_audiences: body.exchange_audiences,
+        exchange_impersonation: body.exchange_impersonation,
+        ..NewClient::default()
     };
     let now = state.ctx.now();
     let registered = state

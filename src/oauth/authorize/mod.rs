@@ -50,6 +50,9 @@ pub struct AuthorizeRequest {
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
     pub claims: Option<RequestedClaims>,
+    /// Resource indicators (RFC 8707), each registered for the client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
 }
 
 #[derive(Debug)]

@@ -83,6 +83,7 @@ pub fn issue_code(
             expires_at: now + ttl,
             used_at: None,
             family_id: None,
+            resources: request.resources.join(" "),
         },
     )?;
     Ok(code)

@@ -4,8 +4,9 @@
 use super::{AuthorizeError, AuthorizeRequest, Prompt};
 use crate::oauth::claims::RequestedClaims;
 use crate::oauth::clients::{Client, GrantType};
-use crate::oauth::form::{Params, Repeated};
+use crate::oauth::form::{Params, Repeated, REPEATABLE};
 use crate::oauth::pkce::is_pkce_value;
+use crate::oauth::resource;
 use crate::oauth::{Error, ErrorCode, Scope};
 
 /// The longest value any authorization parameter may have.
@@ -59,7 +60,7 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizeRequest, Au
     };
     let pairs = params.pairs();
     for (i, (name, value)) in pairs.iter().enumerate() {
-        if pairs[..i].iter().any(|(n, _)| n == name) {
+        if !REPEATABLE.contains(&name.as_str()) && pairs[..i].iter().any(|(n, _)| n == name) {
             return Err(fail(ErrorCode::InvalidRequest, "a parameter is repeated"));
         }
         if value.len() > MAX_PARAM_LEN {
@@ -113,6 +114,13 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizeRequest, Au
             "the requested scope exceeds what this client may ask for",
         )
     })?;
+    let resources = resource::requested(params)
+        .and_then(|asked| resource::registered(asked, client))
+        .map_err(|error| AuthorizeError::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            state: state.clone(),
+            error,
+        })?;
     let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
         (Some(challenge), Some("S256")) => {
             if !is_pkce_value(challenge) {
@@ -194,5 +202,6 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizeRequest, Au
         max_age,
         login_hint: get("login_hint").map(str::to_owned),
         claims,
+        resources,
     })
 }

@@ -8,8 +8,8 @@ mod registration;
 
 pub use cache::{ClientCache, CLIENT_CACHE_TTL};
 pub use registration::{
-    register, remove, remove_client, NewClient, Registered, RegistrationError, DEFAULT_SCOPE,
-    MIN_SECRET_LEN,
+    check_resource_uri, register, remove, remove_client, NewClient, Registered, RegistrationError,
+    DEFAULT_SCOPE, MIN_SECRET_LEN,
 };
 
 use serde::Serialize;
@@ -36,6 +36,17 @@ pub struct Client {
     /// A third-party client: users are asked before it gets their data.
     pub consent: bool,
     pub post_logout_redirect_uris: Vec<String>,
+    /// Resource URIs (RFC 8707) its tokens may be for.
+    pub resources: Vec<String>,
+    /// Audiences token exchange (RFC 8693) may issue tokens for.
+    pub exchange_audiences: Vec<String>,
+    /// May exchange a token without an actor token (impersonation).
+    pub exchange_impersonation: bool,
+    /// Made through dynamic registration (RFC 7591).
+    pub dynamic: bool,
+    registration_token_hash: Option<String>,
+    /// Registered metadata without a field of its own (RFC 7591 §2).
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The client as the CLI and the admin API show it: never a secret.
@@ -51,6 +62,10 @@ struct Summary<'a> {
     signing_alg: &'static str,
     consent: bool,
     post_logout_redirect_uris: &'a [String],
+    resources: &'a [String],
+    exchange_audiences: &'a [String],
+    exchange_impersonation: bool,
+    dynamic: bool,
 }
 
 impl Client {
@@ -61,6 +76,12 @@ impl Client {
     /// SHA-256 of the secret, for `client_auth`; `None` for a public client.
     pub(crate) fn secret_hash(&self) -> Option<&str> {
         self.secret_hash.as_deref()
+    }
+
+    /// SHA-256 of the RFC 7592 registration access token, for a client
+    /// made by dynamic registration.
+    pub(crate) fn registration_token_hash(&self) -> Option<&str> {
+        self.registration_token_hash.as_deref()
     }
 
     /// The client as the CLI and the admin API show it: never a secret.
@@ -76,6 +97,10 @@ impl Client {
             signing_alg: self.signing_alg.as_str(),
             consent: self.consent,
             post_logout_redirect_uris: &self.post_logout_redirect_uris,
+            resources: &self.resources,
+            exchange_audiences: &self.exchange_audiences,
+            exchange_impersonation: self.exchange_impersonation,
+            dynamic: self.dynamic,
         })
         .unwrap_or_default()
     }
@@ -112,12 +137,23 @@ impl Client {
             signing_alg,
             consent,
             post_logout_redirect_uris: Vec::new(),
+            resources: Vec::new(),
+            exchange_audiences: Vec::new(),
+            exchange_impersonation: false,
+            dynamic: false,
+            registration_token_hash: None,
+            metadata: serde_json::Map::new(),
         }
     }
 
     fn from_row(row: ClientRow) -> Result<Self, StoreError> {
-        let scope = Scope::from_stored(&row.scope)
-            .map_err(|e| StoreError::Corrupt(format!("client {}: {e}", row.client_id)))?;
+        let corrupt = |e: String| StoreError::Corrupt(format!("client {}: {e}", row.client_id));
+        let scope = Scope::from_stored(&row.scope).map_err(|e| corrupt(e.to_string()))?;
+        let metadata = match serde_json::from_str(&row.metadata) {
+            Ok(serde_json::Value::Object(map)) => map,
+            Ok(_) => return Err(corrupt("metadata is not a JSON object".into())),
+            Err(e) => return Err(corrupt(format!("metadata: {e}"))),
+        };
         Ok(Client {
             client_id: row.client_id,
             name: row.name,
@@ -129,6 +165,12 @@ impl Client {
             signing_alg: row.signing_alg,
             consent: row.consent,
             post_logout_redirect_uris: row.post_logout_redirect_uris.0,
+            resources: row.resources.0,
+            exchange_audiences: row.exchange_audiences.0,
+            exchange_impersonation: row.exchange_impersonation,
+            dynamic: row.dynamic,
+            registration_token_hash: row.registration_token_hash,
+            metadata,
         })
     }
 }

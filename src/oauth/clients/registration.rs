@@ -32,6 +32,41 @@ pub struct NewClient {
     pub secret: Option<String>,
     pub consent: bool,
     pub post_logout_redirect_uris: Vec<String>,
+    /// Resource URIs (RFC 8707) its tokens may be for.
+    pub resources: Vec<String>,
+    /// Audiences token exchange (RFC 8693) may issue tokens for.
+    pub exchange_audiences: Vec<String>,
+    pub exchange_impersonation: bool,
+    /// Made by dynamic registration (RFC 7591), with the SHA-256 of its
+    /// registration access token (RFC 7592).
+    pub dynamic: bool,
+    pub registration_token_hash: Option<String>,
+    /// Registered metadata without a field of its own.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Default for NewClient {
+    fn default() -> Self {
+        NewClient {
+            client_id: String::new(),
+            name: None,
+            public: false,
+            grant_types: Vec::new(),
+            redirect_uris: Vec::new(),
+            scope: DEFAULT_SCOPE.to_owned(),
+            audience: None,
+            signing_alg: NewClient::DEFAULT_SIGNING_ALG,
+            secret: None,
+            consent: false,
+            post_logout_redirect_uris: Vec::new(),
+            resources: Vec::new(),
+            exchange_audiences: Vec::new(),
+            exchange_impersonation: false,
+            dynamic: false,
+            registration_token_hash: None,
+            metadata: serde_json::Map::new(),
+        }
+    }
 }
 
 impl NewClient {
@@ -103,6 +138,31 @@ pub fn register(
     {
         check_redirect_uri(uri).map_err(invalid)?;
     }
+    if new.public && new.grant_types.contains(&GrantType::TokenExchange) {
+        return Err(invalid(
+            "a public client cannot use token exchange: it must authenticate".into(),
+        ));
+    }
+    if new.exchange_impersonation && !new.grant_types.contains(&GrantType::TokenExchange) {
+        return Err(invalid(
+            "--exchange-impersonation needs the token_exchange grant".into(),
+        ));
+    }
+    if !new.exchange_audiences.is_empty() && !new.grant_types.contains(&GrantType::TokenExchange) {
+        return Err(invalid(
+            "--exchange-audience needs the token_exchange grant".into(),
+        ));
+    }
+    for audience in &new.exchange_audiences {
+        if audience.is_empty() || audience.chars().any(char::is_whitespace) {
+            return Err(invalid(format!(
+                "exchange audience `{audience}` must be non-empty, without spaces"
+            )));
+        }
+    }
+    for resource in &new.resources {
+        check_resource_uri(resource).map_err(invalid)?;
+    }
     if new.grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
         return Err(invalid(
             "the authorization_code grant needs at least one --redirect-uri".into(),
@@ -138,6 +198,12 @@ pub fn register(
         created_at: now,
         consent: new.consent,
         post_logout_redirect_uris: SpaceList(new.post_logout_redirect_uris.clone()),
+        resources: SpaceList(new.resources.clone()),
+        exchange_audiences: SpaceList(new.exchange_audiences.clone()),
+        exchange_impersonation: new.exchange_impersonation,
+        dynamic: new.dynamic,
+        registration_token_hash: new.registration_token_hash.clone(),
+        metadata: serde_json::Value::Object(new.metadata.clone()).to_string(),
     };
     match rows::insert(conn, row.clone()) {
         Ok(()) => {}
@@ -178,6 +244,20 @@ pub async fn remove_client(
         .await?;
     ctx.clients.forget(client_id);
     Ok(removed)
+}
+
+/// A resource indicator is an absolute URI without a fragment (RFC 8707 §2).
+pub fn check_resource_uri(uri: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(uri).map_err(|e| format!("resource {uri}: {e}"))?;
+    if parsed.fragment().is_some() {
+        return Err(format!(
+            "resource {uri} must not have a fragment (RFC 8707 §2)"
+        ));
+    }
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("resource {uri} must be an absolute URI"));
+    }
+    Ok(())
 }
 
 /// A redirect URI must be absolute, without a fragment (RFC 6749 §3.1.2),

@@ -31,7 +31,7 @@ pub struct TokenResponse {
 struct AccessTokenClaims<'a> {
     iss: &'a str,
     sub: &'a str,
-    aud: &'a str,
+    aud: Aud<'a>,
     client_id: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
     scope: &'a str,
@@ -63,10 +63,22 @@ struct IdTokenClaims<'a> {
     user: Map<String, Value>,
 }
 
-/// The `aud` of a client's access tokens: its registered audience, else
-/// the issuer.
-fn audience_of<'a>(client: &'a Client, issuer: &'a str) -> &'a str {
-    client.audience.as_deref().unwrap_or(issuer)
+/// An `aud` claim: one audience as a string, several as an array (RFC 7519 §4.1.3).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Aud<'a> {
+    One(&'a str),
+    Many(&'a [String]),
+}
+
+/// The `aud` of an access token: the resources it was asked for (RFC 8707),
+/// else the client's registered audience, else the issuer.
+fn audience_of<'a>(client: &'a Client, resources: &'a [String], issuer: &'a str) -> Aud<'a> {
+    match resources {
+        [] => Aud::One(client.audience.as_deref().unwrap_or(issuer)),
+        [one] => Aud::One(one),
+        many => Aud::Many(many),
+    }
 }
 
 /// Signs the access token (and the ID token when `openid` was granted to a user).
@@ -83,7 +95,7 @@ pub fn tokens(ctx: &Context, client: &Client, granted: Granted) -> Result<TokenR
         sub: user
             .map(|(u, _)| u.id.as_str())
             .unwrap_or(&client.client_id),
-        aud: audience_of(client, &protocol.issuer),
+        aud: audience_of(client, &granted.audience, &protocol.issuer),
         client_id: &client.client_id,
         scope: &scope,
         iat: now,
@@ -94,7 +106,7 @@ pub fn tokens(ctx: &Context, client: &Client, granted: Granted) -> Result<TokenR
     };
     let access_token = signer.sign("at+jwt", &access_claims)?;
     ctx.metrics
-        .token_issued(granted.grant.as_str(), client.signing_alg.as_str());
+        .token_issued(granted.grant.short_name(), client.signing_alg.as_str());
     let id_token = match user {
         Some((user, auth_time)) if granted.scope.contains("openid") => {
             let claims = IdTokenClaims {
@@ -130,6 +142,8 @@ pub struct NewFamily<'a> {
     pub scope: &'a Scope,
     pub auth_time: i64,
     pub session_id: Option<&'a str>,
+    /// The resources (RFC 8707) the grant covers; refreshes stay within them.
+    pub resources: &'a [String],
     pub family_id: String,
     /// The family's lifetime, from now.
     pub ttl: i64,
@@ -155,6 +169,7 @@ impl NewFamily<'_> {
             used_at: None,
             revoked_at: None,
             session_id: self.session_id.map(str::to_owned),
+            resources: self.resources.join(" "),
         };
         (token, row)
     }
@@ -180,6 +195,7 @@ pub fn successor(spent: &RefreshTokenRow, now: i64) -> (String, RefreshTokenRow)
         used_at: None,
         revoked_at: None,
         session_id: spent.session_id.clone(),
+        resources: spent.resources.clone(),
     };
     (token, row)
 }

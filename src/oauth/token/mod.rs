@@ -21,6 +21,13 @@ use super::{client_auth, Context, Error};
 pub async fn exchange(ctx: &Context, request: TokenRequest) -> Result<TokenResponse, Error> {
     let client = client_auth::authenticate(ctx, request.client).await?;
     ctx.limiter.check(&client.client_id, ctx.now())?;
-    let granted = grants::run(ctx, &client, request.grant, request.address).await?;
+    let granted = grants::run(
+        ctx,
+        &client,
+        request.grant,
+        &request.resources,
+        request.address,
+    )
+    .await?;
     issue::tokens(ctx, &client, granted)
 }

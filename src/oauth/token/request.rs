@@ -4,6 +4,7 @@
 use crate::oauth::client_auth::ClientAuth;
 use crate::oauth::clients::GrantType;
 use crate::oauth::form::Params;
+use crate::oauth::resource;
 use crate::oauth::{Error, ErrorCode};
 
 /// The longest value any token-request parameter may have.
@@ -71,6 +72,13 @@ impl Grant {
             GrantType::ClientCredentials => Grant::ClientCredentials {
                 scope: owned(params.get("scope")),
             },
+            // Served once their grant files land (RFC 8628, RFC 8693).
+            GrantType::DeviceCode | GrantType::TokenExchange => {
+                return Err(Error::new(
+                    ErrorCode::UnsupportedGrantType,
+                    "this grant type is not supported",
+                ))
+            }
         })
     }
 }
@@ -79,6 +87,8 @@ impl Grant {
 pub struct TokenRequest {
     pub grant: Grant,
     pub client: ClientAuth,
+    /// Resource indicators (RFC 8707), for every grant.
+    pub resources: Vec<String>,
     /// The client's network address, for brute-force accounting.
     pub address: Option<String>,
 }
@@ -92,6 +102,7 @@ impl TokenRequest {
         Ok(TokenRequest {
             grant: Grant::parse(params)?,
             client,
+            resources: resource::requested(params)?,
             address: None,
         })
     }

@@ -161,6 +161,9 @@ pub struct ClientSpec<'a> {
     pub redirect_uris: &'a [&'a str],
     pub post_logout_redirect_uris: &'a [&'a str],
     pub consent: bool,
+    pub resources: &'a [&'a str],
+    pub exchange_audiences: &'a [&'a str],
+    pub exchange_impersonation: bool,
 }
 
 impl<'a> ClientSpec<'a> {
@@ -186,6 +189,9 @@ impl Default for ClientSpec<'_> {
             redirect_uris: &[],
             post_logout_redirect_uris: &[],
             consent: false,
+            resources: &[],
+            exchange_audiences: &[],
+            exchange_impersonation: false,
         }
     }
 }
@@ -279,6 +285,14 @@ impl TestApp {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            resources: spec.resources.iter().map(|s| s.to_string()).collect(),
+            exchange_audiences: spec
+                .exchange_audiences
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            exchange_impersonation: spec.exchange_impersonation,
+            ..NewClient::default()
         };
         let now = self.now();
         self.ctx

@@ -5,7 +5,7 @@ use super::Granted;
 use crate::oauth::claims::RequestedClaims;
 use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::token::issue::NewFamily;
-use crate::oauth::{pkce, Context, Error, Scope};
+use crate::oauth::{pkce, resource, Context, Error, Scope};
 use crate::secrets;
 use crate::store::authorization::{self as codes, CodeRow};
 use crate::store::users::{self, UserRow};
@@ -18,39 +18,35 @@ enum Redeemed {
         code: Box<CodeRow>,
         scope: Scope,
         refresh_token: Option<String>,
+        audience: Vec<String>,
     },
     Refused(Error),
 }
 
-pub async fn run(
-    ctx: &Context,
-    client: &Client,
-    code: String,
-    redirect_uri: Option<String>,
-    code_verifier: Option<String>,
-) -> Result<Granted, Error> {
-    let hash = secrets::sha256_hex(&code);
+/// The code and what came with it at the token endpoint.
+pub struct Presented {
+    pub code: String,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub resources: Vec<String>,
+}
+
+pub async fn run(ctx: &Context, client: &Client, presented: Presented) -> Result<Granted, Error> {
     let (ttl, now) = (ctx.protocol.refresh_token_ttl, ctx.now());
     let c = client.clone();
     let outcome = ctx
         .db
-        .write(move |conn| {
-            let presented = Presented {
-                hash: &hash,
-                redirect_uri: redirect_uri.as_deref(),
-                verifier: code_verifier.as_deref(),
-            };
-            redeem(conn, &c, presented, ttl, now)
-        })
+        .write(move |conn| redeem(conn, &c, &presented, ttl, now))
         .await?;
-    let (user, code, scope, refresh_token) = match outcome {
+    let (user, code, scope, refresh_token, audience) = match outcome {
         Redeemed::Refused(e) => return Err(e),
         Redeemed::Ok {
             user,
             code,
             scope,
             refresh_token,
-        } => (user, code, scope, refresh_token),
+            audience,
+        } => (user, code, scope, refresh_token, audience),
     };
     let requested = match code.claims.as_deref() {
         Some(json) => Some(
@@ -66,14 +62,8 @@ pub async fn run(
         refresh_token,
         nonce: code.nonce.clone(),
         requested,
+        audience,
     })
-}
-
-/// The code and what came with it at the token endpoint.
-struct Presented<'a> {
-    hash: &'a str,
-    redirect_uri: Option<&'a str>,
-    verifier: Option<&'a str>,
 }
 
 /// Checks and spends a code (RFC 6749 §4.1.3, RFC 7636 §4.6). Runs on a
@@ -81,12 +71,12 @@ struct Presented<'a> {
 fn redeem(
     conn: &mut DbConnection,
     client: &Client,
-    presented: Presented<'_>,
+    presented: &Presented,
     refresh_ttl: i64,
     now: i64,
 ) -> Result<Redeemed, StoreError> {
     let refused = |d: &'static str| Ok(Redeemed::Refused(Error::invalid_grant(d)));
-    let hash = presented.hash;
+    let hash = &secrets::sha256_hex(&presented.code);
     let Some(code) = codes::find_code(conn, hash)? else {
         return refused("the authorization code is invalid");
     };
@@ -99,12 +89,20 @@ fn redeem(
     if code.expires_at <= now {
         return refused("the authorization code has expired");
     }
-    if presented.redirect_uri != Some(code.redirect_uri.as_str()) {
+    if presented.redirect_uri.as_deref() != Some(code.redirect_uri.as_str()) {
         return refused("redirect_uri does not match the authorization request");
     }
-    if let Err(e) = pkce::verify(code.code_challenge.as_deref(), presented.verifier) {
+    if let Err(e) = pkce::verify(
+        code.code_challenge.as_deref(),
+        presented.code_verifier.as_deref(),
+    ) {
         return Ok(Redeemed::Refused(e));
     }
+    let code_resources = resource::from_stored(&code.resources);
+    let audience = match resource::target(&presented.resources, &code_resources, client) {
+        Ok(a) => a,
+        Err(e) => return Ok(Redeemed::Refused(e)),
+    };
     if sessions::find_live(conn, &code.session_id, now)?.is_none() {
         return refused("the login session of this code has ended");
     }
@@ -121,6 +119,7 @@ fn redeem(
             scope: &scope,
             auth_time: code.auth_time,
             session_id: Some(&code.session_id),
+            resources: &code_resources,
             family_id: family_id.clone(),
             ttl: refresh_ttl,
             now,
@@ -143,6 +142,7 @@ fn redeem(
         code: Box::new(code),
         scope,
         refresh_token: fresh.map(|(t, _)| t),
+        audience,
     })
 }
 

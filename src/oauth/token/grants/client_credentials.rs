@@ -5,7 +5,11 @@ use super::Granted;
 use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::{Error, Scope};
 
-pub fn run(client: &Client, scope: Option<String>) -> Result<Granted, Error> {
+pub fn run(
+    client: &Client,
+    scope: Option<String>,
+    audience: Vec<String>,
+) -> Result<Granted, Error> {
     if client.is_public() {
         return Err(Error::unauthorized_client(
             "public clients cannot use client_credentials",
@@ -19,5 +23,6 @@ pub fn run(client: &Client, scope: Option<String>) -> Result<Granted, Error> {
         refresh_token: None,
         nonce: None,
         requested: None,
+        audience,
     })
 }

@@ -10,7 +10,7 @@ use super::Grant;
 use crate::audit;
 use crate::oauth::claims::RequestedClaims;
 use crate::oauth::clients::{Client, GrantType};
-use crate::oauth::{Context, Error, Scope};
+use crate::oauth::{resource, Context, Error, Scope};
 use crate::store::refresh_tokens as rt;
 use crate::store::users::UserRow;
 use crate::store::{DbConnection, StoreError};
@@ -25,6 +25,9 @@ pub struct Granted {
     pub refresh_token: Option<String>,
     pub nonce: Option<String>,
     pub requested: Option<RequestedClaims>,
+    /// The resources (RFC 8707) the access token is for; empty for the
+    /// client's default audience.
+    pub audience: Vec<String>,
 }
 
 /// A spent code or refresh token came back: an attacker, or a client
@@ -66,6 +69,7 @@ pub async fn run(
     ctx: &Context,
     client: &Client,
     grant: Grant,
+    resources: &[String],
     address: Option<String>,
 ) -> Result<Granted, Error> {
     let grant_type = grant.grant_type();
@@ -79,16 +83,30 @@ pub async fn run(
             code,
             redirect_uri,
             code_verifier,
-        } => authorization_code::run(ctx, client, code, redirect_uri, code_verifier).await,
+        } => {
+            let presented = authorization_code::Presented {
+                code,
+                redirect_uri,
+                code_verifier,
+                resources: resources.to_vec(),
+            };
+            authorization_code::run(ctx, client, presented).await
+        }
         Grant::Password {
             username,
             password,
             scope,
-        } => password::run(ctx, client, username, password, scope, address).await,
+        } => {
+            let audience = resource::registered(resources.to_vec(), client)?;
+            password::run(ctx, client, username, password, scope, audience, address).await
+        }
         Grant::RefreshToken {
             refresh_token,
             scope,
-        } => refresh_token::run(ctx, client, refresh_token, scope).await,
-        Grant::ClientCredentials { scope } => client_credentials::run(client, scope),
+        } => refresh_token::run(ctx, client, refresh_token, scope, resources.to_vec()).await,
+        Grant::ClientCredentials { scope } => {
+            let audience = resource::registered(resources.to_vec(), client)?;
+            client_credentials::run(client, scope, audience)
+        }
     }
 }

@@ -14,6 +14,7 @@ pub async fn run(
     username: String,
     password: String,
     scope: Option<String>,
+    audience: Vec<String>,
     address: Option<String>,
 ) -> Result<Granted, Error> {
     let scope = Scope::grant(scope.as_deref(), &client.scope)?;
@@ -45,6 +46,7 @@ pub async fn run(
             scope: &scope,
             auth_time: now,
             session_id: None,
+            resources: &audience,
             family_id: secrets::random_token(16),
             ttl: ctx.protocol.refresh_token_ttl,
             now,
@@ -62,5 +64,6 @@ pub async fn run(
         refresh_token,
         nonce: None,
         requested: None,
+        audience,
     })
 }

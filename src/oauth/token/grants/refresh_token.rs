@@ -5,7 +5,7 @@
 use super::Granted;
 use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::token::issue;
-use crate::oauth::{Context, Error, Scope};
+use crate::oauth::{resource, Context, Error, Scope};
 use crate::secrets;
 use crate::store::refresh_tokens::{self as rt, RefreshTokenRow};
 use crate::store::users::UserRow;
@@ -20,6 +20,7 @@ enum Refreshed {
         auth_time: i64,
         new_token: String,
         scope: Scope,
+        audience: Vec<String>,
     },
     Refused(Error),
 }
@@ -29,21 +30,19 @@ pub async fn run(
     client: &Client,
     presented: String,
     requested_scope: Option<String>,
+    resources: Vec<String>,
 ) -> Result<Granted, Error> {
-    let client_id = client.client_id.clone();
+    let c = client.clone();
     let hash = secrets::sha256_hex(&presented);
     let (reuse_grace, now) = (ctx.protocol.refresh_reuse_grace, ctx.now());
     let outcome = ctx
         .db
         .write(move |conn| {
-            rotate(
-                conn,
-                &client_id,
-                &hash,
-                requested_scope.as_deref(),
-                reuse_grace,
-                now,
-            )
+            let asked = Asked {
+                scope: requested_scope.as_deref(),
+                resources: &resources,
+            };
+            rotate(conn, &c, &hash, asked, reuse_grace, now)
         })
         .await?;
     match outcome {
@@ -57,6 +56,7 @@ pub async fn run(
             auth_time,
             new_token,
             scope,
+            audience,
         } => Ok(Granted {
             grant: GrantType::RefreshToken,
             user: Some((user, auth_time)),
@@ -64,17 +64,25 @@ pub async fn run(
             refresh_token: Some(new_token),
             nonce: None,
             requested: None,
+            audience,
         }),
     }
+}
+
+/// What the refresh asks to narrow to: a scope (RFC 6749 §6) and
+/// resources (RFC 8707 §2.2).
+struct Asked<'a> {
+    scope: Option<&'a str>,
+    resources: &'a [String],
 }
 
 /// Spends `hash` and stores its successor, or says why not. Runs on a
 /// blocking thread.
 fn rotate(
     conn: &mut DbConnection,
-    client_id: &str,
+    client: &Client,
     hash: &str,
-    requested_scope: Option<&str>,
+    asked: Asked<'_>,
     reuse_grace: i64,
     now: i64,
 ) -> Result<Refreshed, StoreError> {
@@ -88,7 +96,7 @@ fn rotate(
     };
     // A token is bound to the client it was issued to (RFC 6749 §6); saying
     // more would tell a stranger the token exists.
-    if row.client_id != client_id || row.revoked_at.is_some() || row.expires_at <= now {
+    if row.client_id != client.client_id || row.revoked_at.is_some() || row.expires_at <= now {
         return invalid();
     }
     // The optional grace window: a client replaying the token it spent a
@@ -102,8 +110,13 @@ fn rotate(
         return invalid();
     }
     let granted = Scope::from_stored(&row.scope)?;
-    let scope = match Scope::grant(requested_scope, &granted) {
+    let scope = match Scope::grant(asked.scope, &granted) {
         Ok(s) => s,
+        Err(e) => return Ok(Refreshed::Refused(e)),
+    };
+    let family_resources = resource::from_stored(&row.resources);
+    let audience = match resource::target(asked.resources, &family_resources, client) {
+        Ok(a) => a,
         Err(e) => return Ok(Refreshed::Refused(e)),
     };
     let (new_token, successor) = issue::successor(&row, now);
@@ -125,6 +138,7 @@ fn rotate(
         auth_time: row.auth_time,
         new_token,
         scope,
+        audience,
     })
 }
 

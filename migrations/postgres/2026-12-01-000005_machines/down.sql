@@ -1,0 +1,10 @@
+DROP TABLE device_codes;
+DROP TABLE registration_tokens;
+ALTER TABLE clients DROP COLUMN metadata;
+ALTER TABLE clients DROP COLUMN registration_token_hash;
+ALTER TABLE clients DROP COLUMN dynamic;
+ALTER TABLE clients DROP COLUMN exchange_impersonation;
+ALTER TABLE clients DROP COLUMN exchange_audiences;
+ALTER TABLE refresh_tokens DROP COLUMN resources;
+ALTER TABLE authorization_codes DROP COLUMN resources;
+ALTER TABLE clients DROP COLUMN resources;
