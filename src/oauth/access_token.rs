@@ -83,6 +83,9 @@ pub struct AccessToken {
     pub auth_time: Option<i64>,
     #[serde(default)]
     pub userinfo_claims: Vec<String>,
+    /// RFC 8693 §4.1: who acts for the subject, on an exchanged token.
+    #[serde(default)]
+    pub act: Option<serde_json::Value>,
 }
 
 impl Expiring for AccessToken {

@@ -8,9 +8,10 @@ use super::Error;
 /// At most this many parameters in one request.
 pub const MAX_PARAMS: usize = 64;
 
-/// The parameters a request may repeat: `resource` (RFC 8707 §2). Every
-/// other parameter may appear once (RFC 6749 §3.1, §3.2).
-pub const REPEATABLE: [&str; 1] = ["resource"];
+/// The parameters a request may repeat: `resource` (RFC 8707 §2) and
+/// token exchange's `audience` (RFC 8693 §2.1). Every other parameter may
+/// appear once (RFC 6749 §3.1, §3.2).
+pub const REPEATABLE: [&str; 2] = ["resource", "audience"];
 
 /// Decoded parameters of one request, in the order sent, and the one way
 /// to read them.

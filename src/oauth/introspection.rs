@@ -77,11 +77,16 @@ pub async fn introspect(ctx: &Context, query: TokenQuery) -> Result<Value, Error
             return Ok(inactive());
         };
         let claims = valid.claims;
-        return Ok(json!({
+        let mut answer = json!({
             "active": true, "token_type": "Bearer", "scope": claims.scope, "client_id": claims.client_id,
             "sub": claims.sub, "aud": claims.aud, "iss": issuer, "exp": claims.exp, "iat": claims.iat,
             "jti": claims.jti,
-        }));
+        });
+        // RFC 8693 §4.1: an exchanged token says who acts for its subject.
+        if let Some(act) = claims.act {
+            answer["act"] = act;
+        }
+        return Ok(answer);
     }
     let hash = secrets::sha256_hex(&query.token);
     let row = ctx

@@ -8,7 +8,9 @@
 //! from another. The tests, by what they exercise:
 //!
 //! - the token endpoint: [`token`] (grants and what their tokens carry),
-//!   [`refresh`] (rotation and reuse), [`errors`] (RFC 6749 error answers);
+//!   [`refresh`] (rotation and reuse), [`errors`] (RFC 6749 error answers),
+//!   [`resources`] (RFC 8707 resource indicators), [`token_exchange`]
+//!   (RFC 8693);
 //! - the browser flow: [`authorize`] (the code flow, prompts, redirects,
 //!   the login form, consent), [`userinfo`] (and the claims parameter),
 //!   [`logout`], and [`browser`] (a real Chromium);
@@ -44,6 +46,8 @@ mod ops;
 mod process;
 mod refresh;
 mod replicas;
+mod resources;
 mod revocation;
 mod token;
+mod token_exchange;
 mod userinfo;

@@ -6,9 +6,9 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::grants::Granted;
+use super::grants::{token_exchange, Granted};
 use crate::oauth::claims::{user_claims, RequestedClaims};
-use crate::oauth::clients::Client;
+use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::{Context, Error, Scope};
 use crate::secrets;
 use crate::store::refresh_tokens::RefreshTokenRow;
@@ -24,6 +24,9 @@ pub struct TokenResponse {
     pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// RFC 8693 §2.2.1, on a token exchange.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 /// RFC 9068 §2.2. What `oauth::access_token` reads back.
@@ -44,6 +47,8 @@ struct AccessTokenClaims<'a> {
     /// (OIDC Core §5.5): carried here because userinfo sees only this token.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     userinfo_claims: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<&'a Value>,
 }
 
 /// OIDC Core §2, with the user's claims (§5.1) flattened in.
@@ -90,25 +95,33 @@ pub fn tokens(ctx: &Context, client: &Client, granted: Granted) -> Result<TokenR
     let no_claims = RequestedClaims::default();
     let requested = granted.requested.as_ref().unwrap_or(&no_claims);
     let user = granted.user.as_ref();
+    let exp = match granted.not_after {
+        Some(limit) => limit.min(now + protocol.access_token_ttl),
+        None => now + protocol.access_token_ttl,
+    };
     let access_claims = AccessTokenClaims {
         iss: &protocol.issuer,
         sub: user
             .map(|(u, _)| u.id.as_str())
+            .or(granted.subject.as_deref())
             .unwrap_or(&client.client_id),
         aud: audience_of(client, &granted.audience, &protocol.issuer),
         client_id: &client.client_id,
         scope: &scope,
         iat: now,
-        exp: now + protocol.access_token_ttl,
+        exp,
         jti: secrets::random_token(16),
         auth_time: user.map(|(_, t)| *t),
         userinfo_claims: &requested.userinfo,
+        act: granted.act.as_ref(),
     };
     let access_token = signer.sign("at+jwt", &access_claims)?;
     ctx.metrics
         .token_issued(granted.grant.short_name(), client.signing_alg.as_str());
+    let exchanged = granted.grant == GrantType::TokenExchange;
     let id_token = match user {
-        Some((user, auth_time)) if granted.scope.contains("openid") => {
+        // An exchange issues an access token only (RFC 8693 §2.2.1).
+        Some((user, auth_time)) if granted.scope.contains("openid") && !exchanged => {
             let claims = IdTokenClaims {
                 iss: &protocol.issuer,
                 sub: &user.id,
@@ -128,10 +141,11 @@ pub fn tokens(ctx: &Context, client: &Client, granted: Granted) -> Result<TokenR
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: protocol.access_token_ttl,
+        expires_in: exp - now,
         refresh_token: granted.refresh_token,
         scope,
         id_token,
+        issued_token_type: exchanged.then_some(token_exchange::ACCESS_TOKEN_TYPE),
     })
 }
 

@@ -5,6 +5,8 @@ use crate::oauth::client_auth::ClientAuth;
 use crate::oauth::clients::GrantType;
 use crate::oauth::form::Params;
 use crate::oauth::resource;
+
+use super::grants::token_exchange::{self, Exchange};
 use crate::oauth::{Error, ErrorCode};
 
 /// The longest value any token-request parameter may have.
@@ -30,6 +32,7 @@ pub enum Grant {
     ClientCredentials {
         scope: Option<String>,
     },
+    TokenExchange(Exchange),
 }
 
 impl Grant {
@@ -39,6 +42,7 @@ impl Grant {
             Grant::Password { .. } => GrantType::Password,
             Grant::RefreshToken { .. } => GrantType::RefreshToken,
             Grant::ClientCredentials { .. } => GrantType::ClientCredentials,
+            Grant::TokenExchange(_) => GrantType::TokenExchange,
         }
     }
 
@@ -72,8 +76,27 @@ impl Grant {
             GrantType::ClientCredentials => Grant::ClientCredentials {
                 scope: owned(params.get("scope")),
             },
-            // Served once their grant files land (RFC 8628, RFC 8693).
-            GrantType::DeviceCode | GrantType::TokenExchange => {
+            GrantType::TokenExchange => {
+                let actor_token = params.get("actor_token");
+                token_exchange::check_token_types(
+                    params.required("subject_token_type")?,
+                    actor_token.map(|t| (t, params.get("actor_token_type"))),
+                    params.get("requested_token_type"),
+                )?;
+                if actor_token.is_none() && params.get("actor_token_type").is_some() {
+                    return Err(Error::invalid_request(
+                        "actor_token_type without actor_token",
+                    ));
+                }
+                Grant::TokenExchange(Exchange {
+                    subject_token: params.required("subject_token")?.to_owned(),
+                    actor_token: owned(actor_token),
+                    audiences: params.all("audience").map(str::to_owned).collect(),
+                    scope: owned(params.get("scope")),
+                })
+            }
+            // Served once its grant file lands (RFC 8628).
+            GrantType::DeviceCode => {
                 return Err(Error::new(
                     ErrorCode::UnsupportedGrantType,
                     "this grant type is not supported",

@@ -63,6 +63,9 @@ pub async fn run(ctx: &Context, client: &Client, presented: Presented) -> Result
         nonce: code.nonce.clone(),
         requested,
         audience,
+        subject: None,
+        act: None,
+        not_after: None,
     })
 }
 

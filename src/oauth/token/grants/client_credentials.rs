@@ -24,5 +24,8 @@ pub fn run(
         nonce: None,
         requested: None,
         audience,
+        subject: None,
+        act: None,
+        not_after: None,
     })
 }

@@ -5,6 +5,7 @@ mod authorization_code;
 mod client_credentials;
 mod password;
 mod refresh_token;
+pub mod token_exchange;
 
 use super::Grant;
 use crate::audit;
@@ -21,6 +22,9 @@ pub struct Granted {
     pub grant: GrantType,
     /// The user and when they logged in; `None` for client credentials.
     pub user: Option<(Box<UserRow>, i64)>,
+    /// The `sub` of a token with no user, when it is not the client's own
+    /// (an exchanged client-credentials token keeps its subject).
+    pub subject: Option<String>,
     pub scope: Scope,
     pub refresh_token: Option<String>,
     pub nonce: Option<String>,
@@ -28,6 +32,10 @@ pub struct Granted {
     /// The resources (RFC 8707) the access token is for; empty for the
     /// client's default audience.
     pub audience: Vec<String>,
+    /// RFC 8693 §4.1: who acts for the subject.
+    pub act: Option<serde_json::Value>,
+    /// The access token expires by then at the latest.
+    pub not_after: Option<i64>,
 }
 
 /// A spent code or refresh token came back: an attacker, or a client
@@ -107,6 +115,9 @@ pub async fn run(
         Grant::ClientCredentials { scope } => {
             let audience = resource::registered(resources.to_vec(), client)?;
             client_credentials::run(client, scope, audience)
+        }
+        Grant::TokenExchange(exchange) => {
+            token_exchange::run(ctx, client, exchange, resources).await
         }
     }
 }

@@ -65,5 +65,8 @@ pub async fn run(
         nonce: None,
         requested: None,
         audience,
+        subject: None,
+        act: None,
+        not_after: None,
     })
 }

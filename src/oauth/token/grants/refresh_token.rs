@@ -65,6 +65,9 @@ pub async fn run(
             nonce: None,
             requested: None,
             audience,
+            subject: None,
+            act: None,
+            not_after: None,
         }),
     }
 }
