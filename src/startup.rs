@@ -140,6 +140,7 @@ async fn housekeeping(db: Db, clock: Clock) {
                     store::refresh_tokens::delete_expired(conn, now)?
                         + store::sessions::delete_expired(conn, now)?
                         + store::authorization::delete_expired(conn, now)?
+                        + store::device_codes::delete_expired(conn, now)?
                         + store::revoked_tokens::delete_expired(conn, now)?
                         + store::throttle::delete_stale(conn, now - 86_400)?,
                 )

@@ -15,6 +15,8 @@
 //! - `PORTCULLIS_DB_POOL_SIZE`      — database connections (default 8)
 //! - `PORTCULLIS_SESSION_TTL`       — SSO session lifetime from login, seconds (default 86400)
 //! - `PORTCULLIS_CODE_TTL`          — authorization code lifetime, seconds (default 60)
+//! - `PORTCULLIS_DEVICE_CODE_TTL`   — device and user code lifetime, seconds (default 600)
+//! - `PORTCULLIS_DEVICE_POLL_INTERVAL` — seconds between a device's polls (default 5)
 //! - `PORTCULLIS_KEY_ROTATION_PERIOD` — how long a key signs before the scheduler replaces it, seconds (default 2592000 = 30 days; 0 = never)
 //! - `PORTCULLIS_LOGIN_MAX_FAILURES` — failed logins per username within the window before 429 (default 10; 0 = no limit)
 //! - `PORTCULLIS_LOGIN_MAX_FAILURES_PER_ADDRESS` — the same per client address (default 100; 0 = no limit)
@@ -76,6 +78,9 @@ pub struct Tokens {
     pub refresh_token_ttl: i64,
     pub refresh_reuse_grace: i64,
     pub code_ttl: i64,
+    /// RFC 8628: how long a device code lives and how often it may be polled.
+    pub device_code_ttl: i64,
+    pub device_poll_interval: i64,
     /// Requests per second per client at /token, per replica (0: no limit).
     pub rate_limit: i64,
 }
@@ -145,6 +150,8 @@ impl Settings {
                 refresh_token_ttl: number(get("refresh_token_ttl"), 1, 365 * 86_400)?,
                 refresh_reuse_grace: number(get("refresh_reuse_grace"), 0, 300)?,
                 code_ttl: number(get("code_ttl"), 1, 600)?,
+                device_code_ttl: number(get("device_code_ttl"), 60, 3_600)?,
+                device_poll_interval: number(get("device_poll_interval"), 1, 60)?,
                 rate_limit: number(get("token_rate_limit"), 0, 1_000_000)?,
             },
             sessions: Sessions {
@@ -193,6 +200,8 @@ impl Settings {
             refresh_token_ttl: self.tokens.refresh_token_ttl,
             refresh_reuse_grace: self.tokens.refresh_reuse_grace,
             code_ttl: self.tokens.code_ttl,
+            device_code_ttl: self.tokens.device_code_ttl,
+            device_poll_interval: self.tokens.device_poll_interval,
             session_ttl: self.sessions.ttl,
             login: self.login_policy(),
         }

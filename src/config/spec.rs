@@ -72,6 +72,16 @@ pub(super) const SPECS: &[Spec] = &[
         default: "60",
     },
     Spec {
+        key: "device_code_ttl",
+        env: "PORTCULLIS_DEVICE_CODE_TTL",
+        default: "600",
+    },
+    Spec {
+        key: "device_poll_interval",
+        env: "PORTCULLIS_DEVICE_POLL_INTERVAL",
+        default: "5",
+    },
+    Spec {
         key: "key_rotation_period",
         env: "PORTCULLIS_KEY_ROTATION_PERIOD",
         default: "2592000",

@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod claims;
 pub mod client_auth;
 pub mod clients;
+pub mod device;
 pub mod error;
 pub mod form;
 pub mod introspection;
@@ -42,6 +43,9 @@ pub struct Protocol {
     /// Seconds in which replaying the refresh token just spent is forgiven.
     pub refresh_reuse_grace: i64,
     pub code_ttl: i64,
+    /// RFC 8628 §3.2: a device code's lifetime and the polling interval.
+    pub device_code_ttl: i64,
+    pub device_poll_interval: i64,
     pub session_ttl: i64,
     pub login: LoginPolicy,
 }

@@ -23,6 +23,7 @@ pub mod audit;
 pub mod authorization;
 pub mod clients;
 mod db;
+pub mod device_codes;
 mod error;
 pub mod keys;
 mod migrate;

@@ -10,7 +10,7 @@
 //! - the token endpoint: [`token`] (grants and what their tokens carry),
 //!   [`refresh`] (rotation and reuse), [`errors`] (RFC 6749 error answers),
 //!   [`resources`] (RFC 8707 resource indicators), [`token_exchange`]
-//!   (RFC 8693);
+//!   (RFC 8693), [`device`] (the RFC 8628 device grant and its pages);
 //! - the browser flow: [`authorize`] (the code flow, prompts, redirects,
 //!   the login form, consent), [`userinfo`] (and the claims parameter),
 //!   [`logout`], and [`browser`] (a real Chromium);
@@ -33,6 +33,7 @@ mod browser;
 mod brute_force;
 mod cli;
 mod corrupt_data;
+mod device;
 mod discovery;
 mod errors;
 mod events;

@@ -15,6 +15,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(token::token)
         .service(token::introspect)
         .service(token::revoke)
+        .service(token::device_authorization)
         .service(authorize::authorize_get)
         .service(authorize::authorize_post)
         .service(authorize::authorize_continue)

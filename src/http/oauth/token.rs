@@ -1,4 +1,5 @@
-//! `POST /token`, `POST /introspect`, `POST /revoke`: form in, JSON out.
+//! `POST /token`, `POST /introspect`, `POST /revoke`,
+//! `POST /device_authorization`: form in, JSON out.
 
 use actix_web::http::header;
 use actix_web::{post, web, HttpRequest, HttpResponse};
@@ -6,6 +7,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use crate::http::errors::OAuthError;
 use crate::http::extract::{authorization_header, read_form};
 use crate::http::State;
+use crate::oauth::device::{self, DeviceRequest};
 use crate::oauth::introspection::{self, TokenQuery};
 use crate::oauth::revocation;
 use crate::oauth::token::{exchange, TokenRequest};
@@ -60,4 +62,19 @@ pub async fn revoke(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
+}
+
+/// POST /device_authorization — RFC 8628 §3.1.
+#[post("/device_authorization")]
+pub async fn device_authorization(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<State>,
+) -> Result<HttpResponse, OAuthError> {
+    let params = read_form(&req, payload).await?;
+    let request = DeviceRequest::parse(&params, authorization_header(&req)?)?;
+    let answer = device::authorize(&state.ctx, request).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(answer))
 }

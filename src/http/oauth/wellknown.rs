@@ -48,6 +48,7 @@ fn metadata(issuer: &str) -> serde_json::Value {
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "introspection_endpoint": format!("{issuer}/introspect"),
         "revocation_endpoint": format!("{issuer}/revoke"),
+        "device_authorization_endpoint": format!("{issuer}/device_authorization"),
         "introspection_endpoint_auth_methods_supported": client_auth::CONFIDENTIAL_METHODS,
         "revocation_endpoint_auth_methods_supported": client_auth::METHODS,
         "grant_types_supported": grants,

@@ -15,9 +15,20 @@ use crate::http::State;
 use crate::oauth::authorize;
 use crate::oauth::Scope;
 
-struct ScopeLine {
-    name: String,
-    description: &'static str,
+pub(super) struct ScopeLine {
+    pub name: String,
+    pub description: &'static str,
+}
+
+/// The lines a page shows for a scope, each described in plain words.
+pub(super) fn scope_lines(scope: &Scope) -> Vec<ScopeLine> {
+    scope
+        .iter()
+        .map(|s| ScopeLine {
+            name: s.to_owned(),
+            description: describe(s),
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -56,13 +67,7 @@ pub async fn consent_form(
         .await?
         .ok_or(PageError::Expired)?;
     let scope = Scope::parse(&request.scope).unwrap_or_default();
-    let scopes = scope
-        .iter()
-        .map(|s| ScopeLine {
-            name: s.to_owned(),
-            description: describe(s),
-        })
-        .collect();
+    let scopes = scope_lines(&scope);
     Ok(render(
         page_builder(StatusCode::OK),
         &ConsentPage {

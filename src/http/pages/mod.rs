@@ -1,7 +1,8 @@
 //! HTML pages: plain, accessible, no script, no external resources. One
-//! file per page family: `login.rs`, `consent.rs`.
+//! file per page family: `login.rs`, `consent.rs`, `device.rs`.
 
 pub mod consent;
+pub mod device;
 pub mod login;
 
 use actix_web::http::{header, StatusCode};
@@ -14,7 +15,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(login::login_form)
         .service(login::login_submit)
         .service(consent::consent_form)
-        .service(consent::consent_submit);
+        .service(consent::consent_submit)
+        .service(device::device_form)
+        .service(device::device_submit)
+        .service(device::device_login)
+        .service(device::device_confirm);
 }
 
 #[derive(Template)]

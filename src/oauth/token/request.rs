@@ -32,6 +32,9 @@ pub enum Grant {
     ClientCredentials {
         scope: Option<String>,
     },
+    DeviceCode {
+        device_code: String,
+    },
     TokenExchange(Exchange),
 }
 
@@ -42,6 +45,7 @@ impl Grant {
             Grant::Password { .. } => GrantType::Password,
             Grant::RefreshToken { .. } => GrantType::RefreshToken,
             Grant::ClientCredentials { .. } => GrantType::ClientCredentials,
+            Grant::DeviceCode { .. } => GrantType::DeviceCode,
             Grant::TokenExchange(_) => GrantType::TokenExchange,
         }
     }
@@ -95,13 +99,9 @@ impl Grant {
                     scope: owned(params.get("scope")),
                 })
             }
-            // Served once its grant file lands (RFC 8628).
-            GrantType::DeviceCode => {
-                return Err(Error::new(
-                    ErrorCode::UnsupportedGrantType,
-                    "this grant type is not supported",
-                ))
-            }
+            GrantType::DeviceCode => Grant::DeviceCode {
+                device_code: params.required("device_code")?.to_owned(),
+            },
         })
     }
 }

@@ -3,6 +3,7 @@
 
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 mod password;
 mod refresh_token;
 pub mod token_exchange;
@@ -115,6 +116,9 @@ pub async fn run(
         Grant::ClientCredentials { scope } => {
             let audience = resource::registered(resources.to_vec(), client)?;
             client_credentials::run(client, scope, audience)
+        }
+        Grant::DeviceCode { device_code } => {
+            device_code::run(ctx, client, device_code, resources).await
         }
         Grant::TokenExchange(exchange) => {
             token_exchange::run(ctx, client, exchange, resources).await

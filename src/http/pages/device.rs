@@ -1,0 +1,325 @@
+//! `/device` — where a person connects a device (RFC 8628 §3.3): type the
+//! code (prefilled from `verification_uri_complete`), sign in unless the
+//! browser's SSO session is live, then confirm on a page that always shows
+//! the client, the scopes and the code, warning that only the person in
+//! front of the device should approve (§5.4, remote phishing). Decisions
+//! are `oauth::device::verification`'s.
+//!
+//! The forms carry a CSRF token that must equal this browser's device
+//! cookie (double submit): these pages have no pending request to hold one.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::consent::{scope_lines, ScopeLine};
+use super::{error, page_builder, render};
+use crate::accounts::login::{self, Attempt, LoginState};
+use crate::accounts::sessions::LiveSession;
+use crate::http::errors::PageError;
+use crate::http::extract::{
+    cookie, current_session, parse_query, read_form, session_cookie, SESSION_COOKIE,
+};
+use crate::http::State;
+use crate::oauth::device::verification::{self, Lookup, Pending, Typist};
+use crate::oauth::form::Params;
+use crate::oauth::Scope;
+use crate::secrets;
+
+/// The browser's device-page cookie: its CSRF token and throttle identity.
+const DEVICE_COOKIE: &str = "portcullis_device";
+
+#[derive(Template)]
+#[template(path = "device.html")]
+struct EntryPage<'a> {
+    csrf_token: &'a str,
+    user_code: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "device_login.html")]
+struct LoginPage<'a> {
+    client_name: &'a str,
+    csrf_token: &'a str,
+    user_code: &'a str,
+    username: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "device_confirm.html")]
+struct ConfirmPage<'a> {
+    client_name: &'a str,
+    username: &'a str,
+    scopes: Vec<ScopeLine>,
+    csrf_token: &'a str,
+    user_code: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "device_done.html")]
+struct DonePage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+const UNKNOWN_CODE: &str =
+    "That code is not valid. Check the code on your device (it expires after a few minutes) and try again.";
+const LOGIN_FAILED: &str = "The username or password is incorrect.";
+
+/// GET /device[?user_code=…] — the code entry form.
+#[get("/device")]
+pub async fn device_form(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    let typed = parse_query(req.query_string())
+        .ok()
+        .and_then(|p| p.get("user_code").map(str::to_owned))
+        .unwrap_or_default();
+    let typed: String = typed.chars().take(16).collect();
+    let token = req
+        .cookie(DEVICE_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| v.len() == 43)
+        .unwrap_or_else(|| secrets::random_token(32));
+    let mut res = render(
+        page_builder(StatusCode::OK),
+        &EntryPage {
+            csrf_token: &token,
+            user_code: &typed,
+            error: None,
+        },
+    );
+    if let Err(e) = res.add_cookie(&cookie(DEVICE_COOKIE, token, &state)) {
+        tracing::error!(error = %e, "cannot set the device cookie");
+    }
+    res
+}
+
+/// A posted device form whose CSRF token matches this browser's cookie.
+struct DeviceForm {
+    params: Params,
+    token: String,
+    typist: Typist,
+}
+
+async fn checked(req: &HttpRequest, payload: web::Payload) -> Result<DeviceForm, PageError> {
+    let stale = || {
+        PageError::BadRequest {
+        title: "Cannot connect the device",
+        message: "This form was not sent from this browser's device page (its security token is missing or wrong). Open the address your device shows and start again.".into(),
+    }
+    };
+    let params = read_form(req, payload).await.map_err(|_| stale())?;
+    let token = req
+        .cookie(DEVICE_COOKIE)
+        .map(|c| c.value().to_owned())
+        .ok_or_else(stale)?;
+    let sent = params.get("csrf_token").unwrap_or_default();
+    if !secrets::constant_time_eq(sent, &token) {
+        return Err(stale());
+    }
+    let typist = Typist {
+        address: req.peer_addr().map(|a| a.ip().to_string()),
+        browser: token.clone(),
+    };
+    Ok(DeviceForm {
+        params,
+        token,
+        typist,
+    })
+}
+
+/// The pending request the form's code names, or the page to show instead.
+async fn pending_of(
+    state: &State,
+    form: &DeviceForm,
+) -> Result<Result<Pending, HttpResponse>, PageError> {
+    let typed = form.params.get("user_code").unwrap_or_default();
+    match verification::find(&state.ctx, typed, &form.typist).await? {
+        Lookup::Found(pending) => Ok(Ok(*pending)),
+        Lookup::Unknown => {
+            let shown: String = typed.chars().take(16).collect();
+            Ok(Err(render(
+                page_builder(StatusCode::BAD_REQUEST),
+                &EntryPage {
+                    csrf_token: &form.token,
+                    user_code: &shown,
+                    error: Some(UNKNOWN_CODE),
+                },
+            )))
+        }
+        Lookup::Throttled { retry_after } => Ok(Err(too_many(
+            retry_after,
+            "Too many wrong codes were tried from here.",
+        ))),
+    }
+}
+
+fn too_many(retry_after: i64, what: &str) -> HttpResponse {
+    let minutes = (retry_after + 59) / 60;
+    let mut res = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts",
+        &format!("{what} Try again in {minutes} minute(s)."),
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&retry_after.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    res
+}
+
+fn login_page(
+    status: StatusCode,
+    pending: &Pending,
+    token: &str,
+    username: &str,
+    error: Option<&str>,
+) -> HttpResponse {
+    render(
+        page_builder(status),
+        &LoginPage {
+            client_name: &pending.client.name,
+            csrf_token: token,
+            user_code: &pending.shown,
+            username,
+            error,
+        },
+    )
+}
+
+fn confirm_page(pending: &Pending, session: &LiveSession, token: &str) -> HttpResponse {
+    let scope = Scope::parse(&pending.row.scope).unwrap_or_default();
+    render(
+        page_builder(StatusCode::OK),
+        &ConfirmPage {
+            client_name: &pending.client.name,
+            username: &session.user.username,
+            scopes: scope_lines(&scope),
+            csrf_token: token,
+            user_code: &pending.shown,
+        },
+    )
+}
+
+/// POST /device — the code was typed: confirm, or sign in first.
+#[post("/device")]
+pub async fn device_submit(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<State>,
+) -> Result<HttpResponse, PageError> {
+    let form = checked(&req, payload).await?;
+    let pending = match pending_of(&state, &form).await? {
+        Ok(p) => p,
+        Err(page) => return Ok(page),
+    };
+    let another = form.params.get("another_account").is_some();
+    match current_session(&req, &state).await? {
+        Some(session) if !another => Ok(confirm_page(&pending, &session, &form.token)),
+        _ => Ok(login_page(StatusCode::OK, &pending, &form.token, "", None)),
+    }
+}
+
+/// POST /device/login — signs the person in (a new SSO session), then confirms.
+#[post("/device/login")]
+pub async fn device_login(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<State>,
+) -> Result<HttpResponse, PageError> {
+    let form = checked(&req, payload).await?;
+    let pending = match pending_of(&state, &form).await? {
+        Ok(p) => p,
+        Err(page) => return Ok(page),
+    };
+    let username = form.params.get("username").unwrap_or("").to_owned();
+    let password = form.params.get("password").unwrap_or("").to_owned();
+    let failed = || {
+        login_page(
+            StatusCode::UNAUTHORIZED,
+            &pending,
+            &form.token,
+            &username,
+            Some(LOGIN_FAILED),
+        )
+    };
+    if username.is_empty() || password.is_empty() || username.len() > 256 {
+        return Ok(failed());
+    }
+    let ctx = &state.ctx;
+    let deps = login::Deps {
+        db: &ctx.db,
+        clock: &ctx.clock,
+        events: &ctx.events,
+        policy: ctx.protocol.login,
+        session_ttl: ctx.protocol.session_ttl,
+    };
+    let attempt = Attempt {
+        username: username.clone(),
+        password,
+        via: format!("device-page:{}", pending.client.client_id),
+        address: form.typist.address.clone(),
+    };
+    let session_value = match login::password_step(&deps, attempt, session_cookie(&req)).await? {
+        LoginState::Done { session, .. } => session,
+        LoginState::NeedsPassword { .. } => {
+            ctx.metrics.login_failed("device_page");
+            return Ok(failed());
+        }
+        LoginState::Throttled { retry_after } => {
+            return Ok(too_many(retry_after, "Too many failed sign-in attempts."))
+        }
+    };
+    let now = ctx.now();
+    let value = session_value.clone();
+    let session = ctx
+        .db
+        .run(move |conn| crate::accounts::sessions::find(conn, &value, now))
+        .await?
+        .ok_or_else(|| PageError::Internal("a session just started is not live".into()))?;
+    let mut res = confirm_page(&pending, &session, &form.token);
+    let mut session_cookie = cookie(SESSION_COOKIE, session_value, &state);
+    session_cookie.set_max_age(actix_web::cookie::time::Duration::seconds(
+        ctx.protocol.session_ttl,
+    ));
+    res.add_cookie(&session_cookie)
+        .map_err(|e| PageError::Internal(format!("cannot set the session cookie: {e}")))?;
+    Ok(res)
+}
+
+/// POST /device/confirm — the person approves or denies.
+#[post("/device/confirm")]
+pub async fn device_confirm(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<State>,
+) -> Result<HttpResponse, PageError> {
+    let form = checked(&req, payload).await?;
+    let pending = match pending_of(&state, &form).await? {
+        Ok(p) => p,
+        Err(page) => return Ok(page),
+    };
+    let Some(session) = current_session(&req, &state).await? else {
+        return Ok(login_page(StatusCode::OK, &pending, &form.token, "", None));
+    };
+    let approve = form.params.get("decision") == Some("approve");
+    let decided = verification::decide(&state.ctx, &pending, &session, approve).await?;
+    let (status, title, message) = match (decided, approve) {
+        (false, _) => (
+            StatusCode::CONFLICT,
+            "Already decided",
+            "This request was already approved or denied, or it expired. Start again on your device if you need to.",
+        ),
+        (true, true) => (
+            StatusCode::OK,
+            "Device connected",
+            "You can return to your device: it will continue on its own.",
+        ),
+        (true, false) => (
+            StatusCode::OK,
+            "Request denied",
+            "The device was not given access. You can close this page.",
+        ),
+    };
+    Ok(render(page_builder(status), &DonePage { title, message }))
+}

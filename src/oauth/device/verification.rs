@@ -1,0 +1,143 @@
+//! What the `/device` pages decide (RFC 8628 §3.3): which pending request
+//! a typed user code names — with wrong codes throttled per client address
+//! and per browser, across replicas — and the person's approval or denial.
+
+use crate::accounts::sessions::LiveSession;
+use crate::audit;
+use crate::oauth::clients::Client;
+use crate::oauth::Context;
+use crate::store::device_codes::{self as rows, Decision, DeviceCodeRow};
+use crate::store::{throttle, StoreError};
+
+use super::user_code;
+
+/// Wrong user codes allowed per address and per browser within
+/// [`WRONG_CODE_WINDOW`] before the page refuses to look any more up.
+pub const MAX_WRONG_CODES: i64 = 10;
+pub const WRONG_CODE_WINDOW: i64 = 900;
+
+/// Who is typing: the counters a wrong code is charged to.
+pub struct Typist {
+    pub address: Option<String>,
+    /// The browser's device-page cookie (its CSRF token), as a stable id.
+    pub browser: String,
+}
+
+impl Typist {
+    fn keys(&self) -> Vec<String> {
+        let mut keys = vec![format!(
+            "device-browser:{}",
+            crate::secrets::sha256_hex(&self.browser)
+        )];
+        if let Some(a) = &self.address {
+            keys.push(format!("device-addr:{a}"));
+        }
+        keys
+    }
+}
+
+/// A pending request, with what the confirmation page shows.
+pub struct Pending {
+    pub row: DeviceCodeRow,
+    pub client: Client,
+    /// The user code as the person reads it (`XXXX-XXXX`).
+    pub shown: String,
+}
+
+pub enum Lookup {
+    Found(Box<Pending>),
+    /// No pending request has that code (or it is malformed, or expired).
+    Unknown,
+    Throttled {
+        retry_after: i64,
+    },
+}
+
+/// Looks up the pending request `typed` names, counting a miss.
+pub async fn find(ctx: &Context, typed: &str, typist: &Typist) -> Result<Lookup, StoreError> {
+    let now = ctx.now();
+    let keys = typist.keys();
+    let code = user_code::normalize(typed);
+    let found = ctx
+        .db
+        .run({
+            let keys = keys.clone();
+            move |conn| {
+                let since = now - WRONG_CODE_WINDOW;
+                for key in &keys {
+                    let (failures, last) = throttle::failures(conn, key, since)?;
+                    if failures >= MAX_WRONG_CODES {
+                        let retry_after = (last + WRONG_CODE_WINDOW - now).max(1);
+                        return Ok::<_, StoreError>(Err(retry_after));
+                    }
+                }
+                match &code {
+                    Some(code) => Ok(Ok(rows::find_pending_by_user_code(conn, code, now)?)),
+                    None => Ok(Ok(None)),
+                }
+            }
+        })
+        .await?;
+    let row = match found {
+        Err(retry_after) => return Ok(Lookup::Throttled { retry_after }),
+        Ok(Some(row)) => row,
+        Ok(None) => {
+            ctx.db
+                .write(move |conn| {
+                    for key in &keys {
+                        throttle::record_failure(conn, key, now, now - WRONG_CODE_WINDOW)?;
+                    }
+                    Ok::<_, StoreError>(())
+                })
+                .await?;
+            return Ok(Lookup::Unknown);
+        }
+    };
+    let Some(client) = ctx.clients.get_or_load(&ctx.db, &row.client_id).await? else {
+        return Ok(Lookup::Unknown);
+    };
+    let shown = user_code::display(&row.user_code);
+    Ok(Lookup::Found(Box::new(Pending { row, client, shown })))
+}
+
+/// Records the person's decision; false when the request was no longer
+/// pending (decided in another tab, or expired meanwhile).
+pub async fn decide(
+    ctx: &Context,
+    pending: &Pending,
+    session: &LiveSession,
+    approve: bool,
+) -> Result<bool, StoreError> {
+    let now = ctx.now();
+    let hash = pending.row.device_code_hash.clone();
+    let (user_id, session_id, auth_time) = (
+        session.user.id.clone(),
+        session.id_hash.clone(),
+        session.auth_time,
+    );
+    let client_id = pending.client.client_id.clone();
+    ctx.db
+        .write(move |conn| {
+            let decision = if approve {
+                Decision::Approve {
+                    user_id: &user_id,
+                    session_id: &session_id,
+                    auth_time,
+                }
+            } else {
+                Decision::Deny
+            };
+            let decided = rows::decide(conn, &hash, decision, now)?;
+            if decided {
+                let action = if approve {
+                    "device.approved"
+                } else {
+                    "device.denied"
+                };
+                let actor = format!("user:{user_id}");
+                audit::record_or_log(conn, now, &actor, action, &client_id, "");
+            }
+            Ok(decided)
+        })
+        .await
+}

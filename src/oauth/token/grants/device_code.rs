@@ -1,0 +1,163 @@
+//! RFC 8628 §3.4–3.5: the device polls with its device code. While the
+//! person has not decided: `authorization_pending`, or `slow_down` when it
+//! polls sooner than its interval (which then grows, in the database, so
+//! every replica holds it to the new one). Once approved: tokens, exactly
+//! once, however many polls race at however many replicas.
+
+use super::Granted;
+use crate::oauth::clients::{Client, GrantType};
+use crate::oauth::device::SLOW_DOWN_STEP;
+use crate::oauth::token::issue::NewFamily;
+use crate::oauth::{resource, Context, Error, ErrorCode, Scope};
+use crate::secrets;
+use crate::store::device_codes::{self as rows, DeviceStatus};
+use crate::store::users::{self, UserRow};
+use crate::store::{sessions, DbConnection, StoreError};
+
+enum Polled {
+    Granted {
+        user: Box<UserRow>,
+        auth_time: i64,
+        scope: Scope,
+        refresh_token: Option<String>,
+        audience: Vec<String>,
+    },
+    Refused(Error),
+}
+
+pub async fn run(
+    ctx: &Context,
+    client: &Client,
+    device_code: String,
+    resources: &[String],
+) -> Result<Granted, Error> {
+    let hash = secrets::sha256_hex(&device_code);
+    let (ttl, now) = (ctx.protocol.refresh_token_ttl, ctx.now());
+    let (c, asked) = (client.clone(), resources.to_vec());
+    let outcome = ctx
+        .db
+        .write(move |conn| poll(conn, &c, &hash, &asked, ttl, now))
+        .await?;
+    match outcome {
+        Polled::Refused(e) => Err(e),
+        Polled::Granted {
+            user,
+            auth_time,
+            scope,
+            refresh_token,
+            audience,
+        } => Ok(Granted {
+            grant: GrantType::DeviceCode,
+            user: Some((user, auth_time)),
+            subject: None,
+            scope,
+            refresh_token,
+            nonce: None,
+            requested: None,
+            audience,
+            act: None,
+            not_after: None,
+        }),
+    }
+}
+
+/// One poll, on a blocking thread.
+fn poll(
+    conn: &mut DbConnection,
+    client: &Client,
+    hash: &str,
+    asked: &[String],
+    refresh_ttl: i64,
+    now: i64,
+) -> Result<Polled, StoreError> {
+    let refuse = |code: ErrorCode, d: &'static str| Ok(Polled::Refused(Error::new(code, d)));
+    let row = match rows::find_by_hash(conn, hash)? {
+        Some(row) if row.client_id == client.client_id => row,
+        _ => return refuse(ErrorCode::InvalidGrant, "the device code is invalid"),
+    };
+    match row.status {
+        DeviceStatus::Spent => {
+            return refuse(
+                ErrorCode::InvalidGrant,
+                "the device code has already been used",
+            )
+        }
+        DeviceStatus::Denied => {
+            return refuse(ErrorCode::AccessDenied, "the person denied the request")
+        }
+        _ if row.expires_at <= now => {
+            return refuse(ErrorCode::ExpiredToken, "the device code has expired")
+        }
+        DeviceStatus::Pending => {
+            let early = row
+                .last_polled_at
+                .is_some_and(|at| now < at + row.poll_interval);
+            // A lost race means another poll of this code landed at the
+            // same moment: that is polling too fast as well.
+            let counted = rows::record_poll(conn, &row, early, SLOW_DOWN_STEP, now)?;
+            return if early || !counted {
+                refuse(
+                    ErrorCode::SlowDown,
+                    "polling too fast: wait 5 seconds more between polls",
+                )
+            } else {
+                refuse(
+                    ErrorCode::AuthorizationPending,
+                    "the person has not yet approved the request",
+                )
+            };
+        }
+        DeviceStatus::Approved => {}
+    }
+    let granted_resources = resource::from_stored(&row.resources);
+    let audience = match resource::target(asked, &granted_resources, client) {
+        Ok(a) => a,
+        Err(e) => return Ok(Polled::Refused(e)),
+    };
+    let (Some(user_id), Some(session_id), Some(auth_time)) =
+        (&row.user_id, &row.session_id, row.auth_time)
+    else {
+        return Err(StoreError::Corrupt(format!(
+            "approved device code of client {} has no user",
+            row.client_id
+        )));
+    };
+    let user = match users::find_by_id(conn, user_id)? {
+        Some(u) if !u.disabled => u,
+        _ => return refuse(ErrorCode::InvalidGrant, "the device code is invalid"),
+    };
+    if sessions::find_live(conn, session_id, now)?.is_none() {
+        return refuse(
+            ErrorCode::InvalidGrant,
+            "the login session that approved this device has ended",
+        );
+    }
+    let scope = Scope::from_stored(&row.scope)?;
+    let fresh = client.allows(GrantType::RefreshToken).then(|| {
+        NewFamily {
+            client,
+            user_id: &user.id,
+            scope: &scope,
+            auth_time,
+            session_id: Some(session_id),
+            resources: &granted_resources,
+            family_id: secrets::random_token(16),
+            ttl: refresh_ttl,
+            now,
+        }
+        .first_token()
+    });
+    if !rows::spend(conn, hash, fresh.as_ref().map(|(_, row)| row))? {
+        return refuse(
+            ErrorCode::InvalidGrant,
+            "the device code has already been used",
+        );
+    }
+    Ok(Polled::Granted {
+        user: Box::new(user),
+        auth_time,
+        scope,
+        refresh_token: fresh.map(|(t, _)| t),
+        audience,
+    })
+}
