@@ -35,8 +35,14 @@ async fn discovery_documents_describe_what_is_implemented() {
                 "authorization_code",
                 "password",
                 "refresh_token",
-                "client_credentials"
+                "client_credentials",
+                "urn:ietf:params:oauth:grant-type:device_code",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
             ]
+        );
+        assert_eq!(
+            doc["device_authorization_endpoint"],
+            format!("{}/device_authorization", app.address)
         );
         let algs = doc["id_token_signing_alg_values_supported"]
             .as_array()
