@@ -111,6 +111,9 @@ impl Mesh {
     }
 }
 
+/// What a refused exchange tried: a name, the client, the form, the error.
+type Case<'a> = (&'a str, (&'a str, &'a str), Vec<(&'a str, &'a str)>, &'a str);
+
 async fn error_of(res: reqwest::Response) -> (u16, String) {
     let status = res.status().as_u16();
     let body: Value = res.json().await.unwrap();
@@ -214,7 +217,7 @@ async fn every_refusal_has_its_rfc_8693_error() {
     let actor = m.own_token("svc-a", &m.a).await;
     let t = user.access_token.as_str();
     let a = ("svc-a", m.a.as_str());
-    let cases: Vec<(&str, (&str, &str), Vec<(&str, &str)>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "no subject_token",
             a,
