@@ -193,7 +193,10 @@ async fn grant_and_scope_errors() {
     let basic = Some(("app", secret.as_str()));
     expect_error(
         app.post_token(
-            &[("grant_type", "urn:ietf:params:oauth:grant-type:saml2-bearer")],
+            &[(
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:saml2-bearer",
+            )],
             basic,
         )
         .await,

@@ -3,13 +3,12 @@
 //! the client registered and the grant covered.
 
 use portcullis::oauth::clients::GrantType;
-use serde_json::Value;
 
 use crate::helpers::browser::{
     authorize_url, exchange, login_through, query_param, Browser, CALLBACK,
 };
 use crate::helpers::tokens::TokenResponse;
-use crate::helpers::{spawn_app, unverified_claims, ClientSpec, TestApp, PASSWORD};
+use crate::helpers::{error_of, spawn_app, unverified_claims, ClientSpec, TestApp, PASSWORD};
 
 const LEDGER: &str = "https://ledger.example/api";
 const BILLING: &str = "https://billing.example";
@@ -35,15 +34,6 @@ async fn app_with_resources() -> (TestApp, String) {
         .await
         .unwrap();
     (app, secret)
-}
-
-async fn error_of(res: reqwest::Response) -> (u16, String) {
-    let status = res.status().as_u16();
-    let body: Value = res.json().await.unwrap();
-    (
-        status,
-        body["error"].as_str().unwrap_or_default().to_owned(),
-    )
 }
 
 #[tokio::test]

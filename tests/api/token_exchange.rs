@@ -6,7 +6,7 @@ use portcullis::oauth::clients::GrantType;
 use serde_json::{json, Value};
 
 use crate::helpers::tokens::TokenResponse;
-use crate::helpers::{spawn_app_with, AppOptions, ClientSpec, TestApp, PASSWORD};
+use crate::helpers::{error_of, spawn_app_with, AppOptions, ClientSpec, TestApp, PASSWORD};
 
 const ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
 const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
@@ -112,16 +112,12 @@ impl Mesh {
 }
 
 /// What a refused exchange tried: a name, the client, the form, the error.
-type Case<'a> = (&'a str, (&'a str, &'a str), Vec<(&'a str, &'a str)>, &'a str);
-
-async fn error_of(res: reqwest::Response) -> (u16, String) {
-    let status = res.status().as_u16();
-    let body: Value = res.json().await.unwrap();
-    (
-        status,
-        body["error"].as_str().unwrap_or_default().to_owned(),
-    )
-}
+type Case<'a> = (
+    &'a str,
+    (&'a str, &'a str),
+    Vec<(&'a str, &'a str)>,
+    &'a str,
+);
 
 #[tokio::test]
 async fn a_delegated_token_names_its_actor_and_verifies_from_the_jwks() {

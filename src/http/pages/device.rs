@@ -8,18 +8,17 @@
 //! The forms carry a CSRF token that must equal this browser's device
 //! cookie (double submit): these pages have no pending request to hold one.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::consent::{scope_lines, ScopeLine};
-use super::{error, page_builder, render};
-use crate::accounts::login::{self, Attempt, LoginState};
+use super::login::{set_session_cookie, sign_in, throttled_page, SignedIn};
+use super::{page_builder, render};
+use crate::accounts::login::Attempt;
 use crate::accounts::sessions::LiveSession;
 use crate::http::errors::PageError;
-use crate::http::extract::{
-    cookie, current_session, parse_query, read_form, session_cookie, SESSION_COOKIE,
-};
+use crate::http::extract::{cookie, current_session, parse_query, read_form, session_cookie};
 use crate::http::State;
 use crate::oauth::device::verification::{self, Lookup, Pending, Typist};
 use crate::oauth::form::Params;
@@ -129,6 +128,17 @@ async fn checked(req: &HttpRequest, payload: web::Payload) -> Result<DeviceForm,
     })
 }
 
+/// A checked form and the pending request its code names, or the page to
+/// show instead.
+async fn form_and_pending(
+    req: &HttpRequest,
+    state: &State,
+    payload: web::Payload,
+) -> Result<Result<(DeviceForm, Pending), HttpResponse>, PageError> {
+    let form = checked(req, payload).await?;
+    Ok(pending_of(state, &form).await?.map(|p| (form, p)))
+}
+
 /// The pending request the form's code names, or the page to show instead.
 async fn pending_of(
     state: &State,
@@ -148,24 +158,11 @@ async fn pending_of(
                 },
             )))
         }
-        Lookup::Throttled { retry_after } => Ok(Err(too_many(
+        Lookup::Throttled { retry_after } => Ok(Err(throttled_page(
             retry_after,
             "Too many wrong codes were tried from here.",
         ))),
     }
-}
-
-fn too_many(retry_after: i64, what: &str) -> HttpResponse {
-    let minutes = (retry_after + 59) / 60;
-    let mut res = error(
-        StatusCode::TOO_MANY_REQUESTS,
-        "Too many attempts",
-        &format!("{what} Try again in {minutes} minute(s)."),
-    );
-    if let Ok(value) = header::HeaderValue::from_str(&retry_after.to_string()) {
-        res.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    res
 }
 
 fn login_page(
@@ -208,9 +205,8 @@ pub async fn device_submit(
     payload: web::Payload,
     state: web::Data<State>,
 ) -> Result<HttpResponse, PageError> {
-    let form = checked(&req, payload).await?;
-    let pending = match pending_of(&state, &form).await? {
-        Ok(p) => p,
+    let (form, pending) = match form_and_pending(&req, &state, payload).await? {
+        Ok(both) => both,
         Err(page) => return Ok(page),
     };
     let another = form.params.get("another_account").is_some();
@@ -227,9 +223,8 @@ pub async fn device_login(
     payload: web::Payload,
     state: web::Data<State>,
 ) -> Result<HttpResponse, PageError> {
-    let form = checked(&req, payload).await?;
-    let pending = match pending_of(&state, &form).await? {
-        Ok(p) => p,
+    let (form, pending) = match form_and_pending(&req, &state, payload).await? {
+        Ok(both) => both,
         Err(page) => return Ok(page),
     };
     let username = form.params.get("username").unwrap_or("").to_owned();
@@ -246,30 +241,18 @@ pub async fn device_login(
     if username.is_empty() || password.is_empty() || username.len() > 256 {
         return Ok(failed());
     }
-    let ctx = &state.ctx;
-    let deps = login::Deps {
-        db: &ctx.db,
-        clock: &ctx.clock,
-        events: &ctx.events,
-        policy: ctx.protocol.login,
-        session_ttl: ctx.protocol.session_ttl,
-    };
     let attempt = Attempt {
         username: username.clone(),
         password,
         via: format!("device-page:{}", pending.client.client_id),
         address: form.typist.address.clone(),
     };
-    let session_value = match login::password_step(&deps, attempt, session_cookie(&req)).await? {
-        LoginState::Done { session, .. } => session,
-        LoginState::NeedsPassword { .. } => {
-            ctx.metrics.login_failed("device_page");
-            return Ok(failed());
-        }
-        LoginState::Throttled { retry_after } => {
-            return Ok(too_many(retry_after, "Too many failed sign-in attempts."))
-        }
+    let session_value = match sign_in(&state, "device_page", attempt, session_cookie(&req)).await? {
+        SignedIn::Yes { session, .. } => session,
+        SignedIn::No(None) => return Ok(failed()),
+        SignedIn::No(Some(page)) => return Ok(page),
     };
+    let ctx = &state.ctx;
     let now = ctx.now();
     let value = session_value.clone();
     let session = ctx
@@ -278,12 +261,7 @@ pub async fn device_login(
         .await?
         .ok_or_else(|| PageError::Internal("a session just started is not live".into()))?;
     let mut res = confirm_page(&pending, &session, &form.token);
-    let mut session_cookie = cookie(SESSION_COOKIE, session_value, &state);
-    session_cookie.set_max_age(actix_web::cookie::time::Duration::seconds(
-        ctx.protocol.session_ttl,
-    ));
-    res.add_cookie(&session_cookie)
-        .map_err(|e| PageError::Internal(format!("cannot set the session cookie: {e}")))?;
+    set_session_cookie(&mut res, session_value, &state)?;
     Ok(res)
 }
 
@@ -294,9 +272,8 @@ pub async fn device_confirm(
     payload: web::Payload,
     state: web::Data<State>,
 ) -> Result<HttpResponse, PageError> {
-    let form = checked(&req, payload).await?;
-    let pending = match pending_of(&state, &form).await? {
-        Ok(p) => p,
+    let (form, pending) = match form_and_pending(&req, &state, payload).await? {
+        Ok(both) => both,
         Err(page) => return Ok(page),
     };
     let Some(session) = current_session(&req, &state).await? else {

@@ -119,6 +119,52 @@ pub async fn login_submit(
     if username.is_empty() || password.is_empty() || username.len() > 256 {
         return Ok(failed());
     }
+    let attempt = Attempt {
+        username: username.clone(),
+        password,
+        via: format!("login-page:{}", request.client_id),
+        address: req.peer_addr().map(|a| a.ip().to_string()),
+    };
+    let (user, session) = match sign_in(&state, "login_page", attempt, session_cookie(&req)).await?
+    {
+        SignedIn::Yes { user, session } => (user, session),
+        SignedIn::No(None) => {
+            tracing::info!(client_id = %request.client_id, "login failed");
+            return Ok(failed());
+        }
+        SignedIn::No(Some(page)) => return Ok(page),
+    };
+    tracing::info!(user = %user.id, client_id = %request.client_id, "login succeeded");
+    let location = redirect_url(
+        &format!("{}/authorize/continue", state.ctx.issuer()),
+        &[("request", Some(&pending.id))],
+    );
+    let mut res = see_other(&location);
+    set_session_cookie(&mut res, session, &state)?;
+    Ok(res)
+}
+
+/// How a browser sign-in step ended.
+pub(super) enum SignedIn {
+    Yes {
+        user: Box<crate::store::users::UserRow>,
+        /// The new session cookie's value.
+        session: String,
+    },
+    /// Not signed in: `None` for a wrong username or password (the caller
+    /// shows its form again), or the page to show instead (throttled).
+    No(Option<HttpResponse>),
+}
+
+/// The password step of any sign-in page (`accounts::login`'s state
+/// machine), with a failure counted in the metrics under `page` and the
+/// throttled page.
+pub(super) async fn sign_in(
+    state: &State,
+    page: &'static str,
+    attempt: Attempt,
+    previous_session: Option<String>,
+) -> Result<SignedIn, PageError> {
     let ctx = &state.ctx;
     let deps = login::Deps {
         db: &ctx.db,
@@ -127,43 +173,45 @@ pub async fn login_submit(
         policy: ctx.protocol.login,
         session_ttl: ctx.protocol.session_ttl,
     };
-    let attempt = Attempt {
-        username: username.clone(),
-        password,
-        via: format!("login-page:{}", request.client_id),
-        address: req.peer_addr().map(|a| a.ip().to_string()),
-    };
-    let (user, session) = match login::password_step(&deps, attempt, session_cookie(&req)).await? {
-        LoginState::Done { user, session } => (user, session),
-        LoginState::NeedsPassword { .. } => {
-            ctx.metrics.login_failed("login_page");
-            tracing::info!(client_id = %request.client_id, "login failed");
-            return Ok(failed());
-        }
-        LoginState::Throttled { retry_after } => {
-            let minutes = (retry_after + 59) / 60;
-            let mut res = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many attempts",
-                &format!("Too many failed sign-in attempts. Try again in {minutes} minute(s)."),
-            );
-            if let Ok(value) = header::HeaderValue::from_str(&retry_after.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, value);
+    Ok(
+        match login::password_step(&deps, attempt, previous_session).await? {
+            LoginState::Done { user, session } => SignedIn::Yes { user, session },
+            LoginState::NeedsPassword { .. } => {
+                ctx.metrics.login_failed(page);
+                SignedIn::No(None)
             }
-            return Ok(res);
-        }
-    };
-    tracing::info!(user = %user.id, client_id = %request.client_id, "login succeeded");
-    let location = redirect_url(
-        &format!("{}/authorize/continue", ctx.issuer()),
-        &[("request", Some(&pending.id))],
+            LoginState::Throttled { retry_after } => SignedIn::No(Some(throttled_page(
+                retry_after,
+                "Too many failed sign-in attempts.",
+            ))),
+        },
+    )
+}
+
+/// A 429 page with `Retry-After`.
+pub(super) fn throttled_page(retry_after: i64, what: &str) -> HttpResponse {
+    let minutes = (retry_after + 59) / 60;
+    let mut res = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts",
+        &format!("{what} Try again in {minutes} minute(s)."),
     );
-    let mut res = see_other(&location);
-    let mut session_cookie = cookie(SESSION_COOKIE, session, &state);
+    if let Ok(value) = header::HeaderValue::from_str(&retry_after.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    res
+}
+
+/// Gives the browser its new SSO session cookie.
+pub(super) fn set_session_cookie(
+    res: &mut HttpResponse,
+    value: String,
+    state: &State,
+) -> Result<(), PageError> {
+    let mut session_cookie = cookie(SESSION_COOKIE, value, state);
     session_cookie.set_max_age(actix_web::cookie::time::Duration::seconds(
-        ctx.protocol.session_ttl,
+        state.ctx.protocol.session_ttl,
     ));
     res.add_cookie(&session_cookie)
-        .map_err(|e| PageError::Internal(format!("cannot set the session cookie: {e}")))?;
-    Ok(res)
+        .map_err(|e| PageError::Internal(format!("cannot set the session cookie: {e}")))
 }
