@@ -13,6 +13,14 @@ pub fn random_token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// `n` random bytes from the OS, lowercase hex: an identifier that is safe
+/// in a URL, a Basic credential and a command line (never starts with `-`).
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
 /// A random RFC 4122 version-4 UUID, used as the stable `sub` of a user.
 pub fn random_uuid() -> String {
     let mut b = [0u8; 16];

@@ -287,7 +287,9 @@ impl From<RegistrationError> for AdminError {
             RegistrationError::Exists(id) => {
                 AdminError::Conflict(format!("client {id} already exists"))
             }
-            RegistrationError::Invalid(m) => AdminError::Invalid(m),
+            RegistrationError::Invalid(m) | RegistrationError::InvalidRedirectUri(m) => {
+                AdminError::Invalid(m)
+            }
             RegistrationError::Store(s) => s.into(),
         }
     }

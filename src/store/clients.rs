@@ -162,6 +162,48 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<ClientRow>, StoreError> {
         .load(conn)?)
 }
 
+/// What a dynamically registered client may change about itself (RFC 7592
+/// §2.2): its metadata and its registration access token. Its id, secret,
+/// kind, signing algorithm, audience and consent stay.
+#[derive(Debug, Clone)]
+pub struct MetadataUpdate {
+    pub name: String,
+    pub grant_types: SpaceList<GrantType>,
+    pub redirect_uris: SpaceList<String>,
+    pub scope: String,
+    pub post_logout_redirect_uris: SpaceList<String>,
+    pub metadata: String,
+    pub registration_token_hash: String,
+}
+
+/// Replaces a dynamic client's metadata if its registration access token is
+/// still `current_token_hash`: of two updates with the same token, one
+/// wins and the other finds the token rotated. Returns whether it matched.
+pub fn update_metadata(
+    conn: &mut DbConnection,
+    client_id: &str,
+    current_token_hash: &str,
+    update: MetadataUpdate,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        clients::table
+            .filter(clients::client_id.eq(client_id))
+            .filter(clients::dynamic.eq(true))
+            .filter(clients::registration_token_hash.eq(current_token_hash)),
+    )
+    .set((
+        clients::name.eq(update.name),
+        clients::grant_types.eq(String::from(update.grant_types)),
+        clients::redirect_uris.eq(String::from(update.redirect_uris)),
+        clients::scope.eq(update.scope),
+        clients::post_logout_redirect_uris.eq(String::from(update.post_logout_redirect_uris)),
+        clients::metadata.eq(update.metadata),
+        clients::registration_token_hash.eq(update.registration_token_hash),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Returns whether the client existed. Its refresh tokens go with it (FK cascade).
 pub fn delete(conn: &mut DbConnection, client_id: &str) -> Result<bool, StoreError> {
     let n = diesel::delete(clients::table.find(client_id)).execute(conn)?;

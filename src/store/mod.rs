@@ -29,6 +29,7 @@ pub mod keys;
 mod migrate;
 mod pool;
 pub mod refresh_tokens;
+pub mod registration_tokens;
 pub mod revoked_tokens;
 pub mod schema;
 pub mod sessions;

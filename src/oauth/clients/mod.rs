@@ -8,8 +8,8 @@ mod registration;
 
 pub use cache::{ClientCache, CLIENT_CACHE_TTL};
 pub use registration::{
-    check_resource_uri, register, remove, remove_client, NewClient, Registered, RegistrationError,
-    DEFAULT_SCOPE, MIN_SECRET_LEN,
+    check_resource_uri, register, remove, remove_client, update_metadata, validate, NewClient,
+    Registered, RegistrationError, DEFAULT_SCOPE, MIN_SECRET_LEN,
 };
 
 use serde::Serialize;
@@ -47,6 +47,8 @@ pub struct Client {
     registration_token_hash: Option<String>,
     /// Registered metadata without a field of its own (RFC 7591 §2).
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// Unix seconds (RFC 7591's `client_id_issued_at`).
+    pub created_at: i64,
 }
 
 /// The client as the CLI and the admin API show it: never a secret.
@@ -143,6 +145,7 @@ impl Client {
             dynamic: false,
             registration_token_hash: None,
             metadata: serde_json::Map::new(),
+            created_at: 0,
         }
     }
 
@@ -171,6 +174,7 @@ impl Client {
             dynamic: row.dynamic,
             registration_token_hash: row.registration_token_hash,
             metadata,
+            created_at: row.created_at,
         })
     }
 }

@@ -2,7 +2,7 @@
 //! CLI, the admin API, the console and dynamic registration later) shares.
 //! Each operation records its audit event with the actor who asked.
 
-use super::{Client, GrantType};
+use super::{find, Client, GrantType};
 use crate::audit;
 use crate::keys::SigningAlg;
 use crate::oauth::{Context, Scope};
@@ -92,6 +92,10 @@ pub enum RegistrationError {
     Exists(String),
     #[error("{0}")]
     Invalid(String),
+    /// A redirect or post-logout redirect URI breaks the rules (dynamic
+    /// registration answers it with its own code, `invalid_redirect_uri`).
+    #[error("{0}")]
+    InvalidRedirectUri(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -110,73 +114,7 @@ pub fn register(
     actor: &str,
     now: i64,
 ) -> Result<Registered, RegistrationError> {
-    let invalid = |s: String| RegistrationError::Invalid(s);
-    let id = &new.client_id;
-    if id.is_empty()
-        || id.len() > 128
-        || !id.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b':')
-    {
-        return Err(invalid(
-            "client id must be 1 to 128 printable ASCII characters, without spaces or ':'".into(),
-        ));
-    }
-    if new.grant_types.is_empty() {
-        return Err(invalid("a client needs at least one grant type".into()));
-    }
-    if new.public && new.grant_types.contains(&GrantType::ClientCredentials) {
-        return Err(invalid(
-            "a public client cannot use client_credentials: it has no secret".into(),
-        ));
-    }
-    if new.public && new.secret.is_some() {
-        return Err(invalid("a public client has no secret".into()));
-    }
-    for uri in new
-        .redirect_uris
-        .iter()
-        .chain(&new.post_logout_redirect_uris)
-    {
-        check_redirect_uri(uri).map_err(invalid)?;
-    }
-    if new.public && new.grant_types.contains(&GrantType::TokenExchange) {
-        return Err(invalid(
-            "a public client cannot use token exchange: it must authenticate".into(),
-        ));
-    }
-    if new.exchange_impersonation && !new.grant_types.contains(&GrantType::TokenExchange) {
-        return Err(invalid(
-            "--exchange-impersonation needs the token_exchange grant".into(),
-        ));
-    }
-    if !new.exchange_audiences.is_empty() && !new.grant_types.contains(&GrantType::TokenExchange) {
-        return Err(invalid(
-            "--exchange-audience needs the token_exchange grant".into(),
-        ));
-    }
-    for audience in &new.exchange_audiences {
-        if audience.is_empty() || audience.chars().any(char::is_whitespace) {
-            return Err(invalid(format!(
-                "exchange audience `{audience}` must be non-empty, without spaces"
-            )));
-        }
-    }
-    for resource in &new.resources {
-        check_resource_uri(resource).map_err(invalid)?;
-    }
-    if new.grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
-        return Err(invalid(
-            "the authorization_code grant needs at least one --redirect-uri".into(),
-        ));
-    }
-    let scope =
-        Scope::parse(&new.scope).map_err(|_| invalid(format!("invalid scope `{}`", new.scope)))?;
-    if let Some(secret) = &new.secret {
-        if secret.chars().count() < MIN_SECRET_LEN {
-            return Err(invalid(format!(
-                "a client secret must be at least {MIN_SECRET_LEN} characters"
-            )));
-        }
-    }
+    let scope = validate(&new)?;
     let secret = if new.public {
         None
     } else {
@@ -213,6 +151,115 @@ pub fn register(
     let client = Client::from_row(row)?;
     audit::record_or_log(conn, now, actor, "client.created", &client.client_id, "");
     Ok(Registered { client, secret })
+}
+
+/// The rules every registration obeys, whoever asks (the CLI, the admin
+/// API, dynamic registration): pure, so a caller may check a client before
+/// it spends anything on it. Returns the parsed scope.
+pub fn validate(new: &NewClient) -> Result<Scope, RegistrationError> {
+    let invalid = |s: String| RegistrationError::Invalid(s);
+    let id = &new.client_id;
+    if id.is_empty()
+        || id.len() > 128
+        || !id.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b':')
+    {
+        return Err(invalid(
+            "client id must be 1 to 128 printable ASCII characters, without spaces or ':'".into(),
+        ));
+    }
+    if new.grant_types.is_empty() {
+        return Err(invalid("a client needs at least one grant type".into()));
+    }
+    if new.public && new.grant_types.contains(&GrantType::ClientCredentials) {
+        return Err(invalid(
+            "a public client cannot use client_credentials: it has no secret".into(),
+        ));
+    }
+    if new.public && new.secret.is_some() {
+        return Err(invalid("a public client has no secret".into()));
+    }
+    for uri in new
+        .redirect_uris
+        .iter()
+        .chain(&new.post_logout_redirect_uris)
+    {
+        check_redirect_uri(uri).map_err(RegistrationError::InvalidRedirectUri)?;
+    }
+    if new.public && new.grant_types.contains(&GrantType::TokenExchange) {
+        return Err(invalid(
+            "a public client cannot use token exchange: it must authenticate".into(),
+        ));
+    }
+    if new.exchange_impersonation && !new.grant_types.contains(&GrantType::TokenExchange) {
+        return Err(invalid(
+            "--exchange-impersonation needs the token_exchange grant".into(),
+        ));
+    }
+    if !new.exchange_audiences.is_empty() && !new.grant_types.contains(&GrantType::TokenExchange) {
+        return Err(invalid(
+            "--exchange-audience needs the token_exchange grant".into(),
+        ));
+    }
+    for audience in &new.exchange_audiences {
+        if audience.is_empty() || audience.chars().any(char::is_whitespace) {
+            return Err(invalid(format!(
+                "exchange audience `{audience}` must be non-empty, without spaces"
+            )));
+        }
+    }
+    for resource in &new.resources {
+        check_resource_uri(resource).map_err(invalid)?;
+    }
+    if new.grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
+        return Err(RegistrationError::InvalidRedirectUri(
+            "the authorization_code grant needs at least one redirect URI".into(),
+        ));
+    }
+    let scope =
+        Scope::parse(&new.scope).map_err(|_| invalid(format!("invalid scope `{}`", new.scope)))?;
+    if let Some(secret) = &new.secret {
+        if secret.chars().count() < MIN_SECRET_LEN {
+            return Err(invalid(format!(
+                "a client secret must be at least {MIN_SECRET_LEN} characters"
+            )));
+        }
+    }
+    Ok(scope)
+}
+
+/// Replaces the metadata of a dynamically registered client (RFC 7592
+/// §2.2) with `new`'s, checked by the same rules as a registration, and its
+/// registration access token with `new.registration_token_hash` — if its
+/// token is still `current_token_hash`. Its id, secret, kind, consent,
+/// audience and signing algorithm stay. Records `client.updated` by
+/// `actor`. `None`: no such dynamic client holds that token (any more).
+pub fn update_metadata(
+    conn: &mut DbConnection,
+    new: NewClient,
+    current_token_hash: &str,
+    actor: &str,
+    now: i64,
+) -> Result<Option<Client>, RegistrationError> {
+    let scope = validate(&new)?;
+    let Some(token_hash) = new.registration_token_hash.clone() else {
+        return Err(RegistrationError::Invalid(
+            "an update needs a new registration access token".into(),
+        ));
+    };
+    let update = rows::MetadataUpdate {
+        name: new.name.clone().unwrap_or_else(|| new.client_id.clone()),
+        grant_types: SpaceList(new.grant_types.clone()),
+        redirect_uris: SpaceList(new.redirect_uris.clone()),
+        scope: scope.to_string(),
+        post_logout_redirect_uris: SpaceList(new.post_logout_redirect_uris.clone()),
+        metadata: serde_json::Value::Object(new.metadata.clone()).to_string(),
+        registration_token_hash: token_hash,
+    };
+    if !rows::update_metadata(conn, &new.client_id, current_token_hash, update)? {
+        return Ok(None);
+    }
+    audit::record_or_log(conn, now, actor, "client.updated", &new.client_id, "");
+    find(conn, &new.client_id).map_err(Into::into)
 }
 
 /// Removes a client and every refresh token issued to it (FK cascade), and
