@@ -89,6 +89,9 @@ impl Application {
             keys,
             clients: Default::default(),
             limiter: crate::oauth::limiter::RateLimiter::new(settings.tokens.rate_limit),
+            registration_limiter: crate::oauth::registration::limiter(
+                settings.registration.rate_limit,
+            ),
             metrics: crate::metrics::Metrics::default(),
             clock,
             events: Default::default(),
@@ -127,8 +130,8 @@ impl Application {
     }
 }
 
-/// Deletes expired refresh tokens, sessions, codes and pending requests
-/// once an hour.
+/// Deletes expired refresh tokens, sessions, codes, pending requests and
+/// spent initial access tokens once an hour.
 async fn housekeeping(db: Db, clock: Clock) {
     let mut ticker = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -142,7 +145,8 @@ async fn housekeeping(db: Db, clock: Clock) {
                         + store::authorization::delete_expired(conn, now)?
                         + store::device_codes::delete_expired(conn, now)?
                         + store::revoked_tokens::delete_expired(conn, now)?
-                        + store::throttle::delete_stale(conn, now - 86_400)?,
+                        + store::throttle::delete_stale(conn, now - 86_400)?
+                        + store::registration_tokens::delete_spent(conn, now)?,
                 )
             })
             .await;

@@ -24,6 +24,9 @@
 //! - `PORTCULLIS_LOGIN_WINDOW`       — the counting window, seconds (default 900)
 //! - `PORTCULLIS_TOKEN_RATE_LIMIT`   — requests per second per client at /token, per replica (default 0 = no limit)
 //! - `PORTCULLIS_REFRESH_REUSE_GRACE` — seconds in which replaying the refresh token just spent gets a fresh pair instead of a family revocation (default 0 = off)
+//! - `PORTCULLIS_REGISTRATION`       — dynamic client registration (RFC 7591): `off` (default), `token` (an initial access token is required) or `open`
+//! - `PORTCULLIS_REGISTRATION_RATE_LIMIT` — registrations per minute per client address, per replica (default 20; 0 = no limit)
+//! - `PORTCULLIS_REGISTRATION_SCOPE` — the most a dynamically registered client may ask for (default `openid profile email`)
 //!
 //! `spec.rs` holds the table of settings (key, variable, default) and the
 //! layering; `parse.rs` the value parsers. [`Settings`] groups them by
@@ -36,6 +39,8 @@ mod spec;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use crate::oauth::registration::Mode as RegistrationMode;
+use crate::oauth::Scope;
 use parse::{invalid, number, parse_issuer};
 pub use spec::Overrides;
 use spec::Raw;
@@ -55,6 +60,7 @@ pub struct Settings {
     pub sessions: Sessions,
     pub login: Login,
     pub keys: Keys,
+    pub registration: Registration,
 }
 
 /// Where the server listens and what it calls itself.
@@ -107,6 +113,17 @@ pub struct Keys {
     pub jwks_max_age: i64,
     pub refresh_interval: i64,
     pub rotation_period: i64,
+}
+
+/// Dynamic client registration (RFC 7591, RFC 7592).
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub mode: RegistrationMode,
+    /// Registrations per minute per client address, per replica (0: no limit).
+    pub rate_limit: i64,
+    /// The most a dynamically registered client may ask for, and what it
+    /// gets when it names no scope.
+    pub scope: Scope,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +196,25 @@ impl Settings {
                 refresh_interval: number(get("key_refresh_interval"), 1, 3_600)?,
                 rotation_period: number(get("key_rotation_period"), 0, 10 * 365 * 86_400)?,
             },
+            registration: Registration {
+                mode: {
+                    let r = get("registration");
+                    r.value
+                        .trim()
+                        .parse::<RegistrationMode>()
+                        .map_err(|reason| invalid(r, reason))?
+                },
+                rate_limit: number(get("registration_rate_limit"), 0, 1_000_000)?,
+                scope: {
+                    let r = get("registration_scope");
+                    let scope = Scope::parse(r.value.trim())
+                        .map_err(|_| invalid(r, format!("malformed scope `{}`", r.value)))?;
+                    if scope.is_empty() {
+                        return Err(invalid(r, "must name at least one scope".into()));
+                    }
+                    scope
+                },
+            },
         })
     }
 
@@ -204,6 +240,10 @@ impl Settings {
             device_poll_interval: self.tokens.device_poll_interval,
             session_ttl: self.sessions.ttl,
             login: self.login_policy(),
+            registration: crate::oauth::registration::Policy {
+                mode: self.registration.mode,
+                scope: self.registration.scope.clone(),
+            },
         }
     }
 
@@ -283,6 +323,23 @@ mod tests {
         assert!(err.to_string().contains("PORTCULLIS_ISSUER"), "{err}");
         let err = load(&[], &[("database_url", "mysql://x")]).unwrap_err();
         assert!(err.to_string().contains("--database-url"), "{err}");
+    }
+
+    #[test]
+    fn registration_is_off_by_default_and_names_a_bad_mode() {
+        let s = load(&[], &[]).unwrap();
+        assert_eq!(s.registration.mode, RegistrationMode::Off);
+        assert_eq!(s.registration.rate_limit, 20);
+        assert_eq!(s.registration.scope.to_string(), "openid profile email");
+        let s = load(&[("PORTCULLIS_REGISTRATION", "token")], &[]).unwrap();
+        assert_eq!(s.registration.mode, RegistrationMode::Token);
+        let err = load(&[("PORTCULLIS_REGISTRATION", "yes")], &[]).unwrap_err();
+        assert!(err.to_string().contains("PORTCULLIS_REGISTRATION"), "{err}");
+        let err = load(&[("PORTCULLIS_REGISTRATION_SCOPE", " ")], &[]).unwrap_err();
+        assert!(
+            err.to_string().contains("PORTCULLIS_REGISTRATION_SCOPE"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -116,6 +116,21 @@ pub(super) const SPECS: &[Spec] = &[
         env: "PORTCULLIS_TOKEN_RATE_LIMIT",
         default: "0",
     },
+    Spec {
+        key: "registration",
+        env: "PORTCULLIS_REGISTRATION",
+        default: "off",
+    },
+    Spec {
+        key: "registration_rate_limit",
+        env: "PORTCULLIS_REGISTRATION_RATE_LIMIT",
+        default: "20",
+    },
+    Spec {
+        key: "registration_scope",
+        env: "PORTCULLIS_REGISTRATION_SCOPE",
+        default: "openid profile email",
+    },
 ];
 
 /// A raw value and where it came from, so an error can name its source.

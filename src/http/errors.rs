@@ -3,6 +3,8 @@
 //! cause, where the response is made:
 //!
 //! - [`OAuthError`]: RFC 6749 §5.2 JSON, at `/token`, `/introspect`, `/revoke`;
+//! - [`RegisterError`]: at `/register` (RFC 7591 §3.2.2), the same JSON, or
+//!   RFC 6750's challenge for a bad initial or registration access token;
 //! - [`BearerError`]: RFC 6750 §3 (`WWW-Authenticate: Bearer`), at `/userinfo`
 //!   and for the admin API's token;
 //! - [`PageError`]: a readable HTML page, for the browser flows;
@@ -81,6 +83,39 @@ impl ResponseError for OAuthError {
             error: self.0.code.as_str(),
             error_description: self.0.description.as_deref(),
         })
+    }
+}
+
+/// A registration endpoint's failure (RFC 7591 §3.2.2, RFC 7592 §2): a bad
+/// initial or registration access token is a bearer token's failure and
+/// carries RFC 6750's challenge; anything else is the JSON of
+/// [`OAuthError`], without one (an open endpoint asks for no token).
+#[derive(Debug)]
+pub struct RegisterError(pub Error);
+
+impl From<Error> for RegisterError {
+    fn from(e: Error) -> Self {
+        RegisterError(e)
+    }
+}
+
+impl std::fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for RegisterError {
+    fn status_code(&self) -> StatusCode {
+        status_of(self.0.code)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.0.code == ErrorCode::InvalidToken {
+            BearerError(Some(self.0.clone())).error_response()
+        } else {
+            OAuthError(self.0.clone()).error_response()
+        }
     }
 }
 

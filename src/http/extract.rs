@@ -1,5 +1,5 @@
-//! Reading what a request carries: form bodies and query strings (with
-//! limits), the Authorization header, a bearer token, and the browser's
+//! Reading what a request carries: form and JSON bodies and query strings
+//! (with limits), the Authorization header, a bearer token, and the browser's
 //! session and flow cookies.
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -24,32 +24,52 @@ pub const FLOW_COOKIE: &str = "portcullis_flow";
 
 /// Reads an `application/x-www-form-urlencoded` body of at most
 /// `MAX_FORM_BYTES`.
-pub async fn read_form(req: &HttpRequest, mut payload: web::Payload) -> Result<Params, Error> {
+pub async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<Params, Error> {
     if !is_form(req) {
         return Err(Error::invalid_request(
             "the body must be application/x-www-form-urlencoded",
         ));
     }
+    form::parse(&read_body(payload, MAX_FORM_BYTES).await?)
+}
+
+/// Reads an `application/json` body of at most `limit` bytes, unparsed.
+pub async fn read_json(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, Error> {
+    if !has_content_type(req, "application/json") {
+        return Err(Error::invalid_request("the body must be application/json"));
+    }
+    read_body(payload, limit).await
+}
+
+async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, Error> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk =
             chunk.map_err(|_| Error::invalid_request("the request body could not be read"))?;
-        if body.len() + chunk.len() > MAX_FORM_BYTES {
+        if body.len() + chunk.len() > limit {
             return Err(Error::invalid_request("the request body is too large"));
         }
         body.extend_from_slice(&chunk);
     }
-    form::parse(&body)
+    Ok(body.freeze())
 }
 
 pub fn is_form(req: &HttpRequest) -> bool {
+    has_content_type(req, "application/x-www-form-urlencoded")
+}
+
+fn has_content_type(req: &HttpRequest, expected: &str) -> bool {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let mime = content_type.split(';').next().unwrap_or("").trim();
-    mime.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    mime.eq_ignore_ascii_case(expected)
 }
 
 pub fn parse_query(query: &str) -> Result<Params, Error> {

@@ -14,6 +14,7 @@ pub mod introspection;
 pub mod limiter;
 pub mod logout;
 pub mod pkce;
+pub mod registration;
 pub mod resource;
 pub mod revocation;
 pub mod scope;
@@ -48,6 +49,8 @@ pub struct Protocol {
     pub device_poll_interval: i64,
     pub session_ttl: i64,
     pub login: LoginPolicy,
+    /// Dynamic client registration (RFC 7591).
+    pub registration: registration::Policy,
 }
 
 /// What the protocol rules need, built once at start: settings, storage,
@@ -58,6 +61,8 @@ pub struct Context {
     pub keys: Arc<KeyManager>,
     pub clients: clients::ClientCache,
     pub limiter: limiter::RateLimiter,
+    /// Registrations per client address (RFC 7591's endpoint is open to anyone).
+    pub registration_limiter: limiter::RateLimiter,
     pub metrics: Metrics,
     pub clock: Clock,
     pub events: Events,

@@ -2,6 +2,7 @@
 
 pub mod authorize;
 pub mod logout;
+pub mod register;
 pub mod token;
 pub mod userinfo;
 pub mod wellknown;
@@ -23,6 +24,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/userinfo")
                 .route(web::get().to(userinfo::userinfo_get))
                 .route(web::post().to(userinfo::userinfo_post)),
+        )
+        .service(web::resource("/register").route(web::post().to(register::register)))
+        .service(
+            web::resource("/register/{client_id}")
+                .route(web::get().to(register::read))
+                .route(web::put().to(register::update))
+                .route(web::delete().to(register::delete)),
         )
         .service(
             web::resource("/logout")

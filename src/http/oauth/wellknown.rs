@@ -8,6 +8,7 @@ use crate::http::State;
 use crate::keys::SigningAlg;
 use crate::oauth::client_auth;
 use crate::oauth::clients::GrantType;
+use crate::oauth::registration::Mode;
 use crate::oauth::scope::USER_SCOPES;
 
 /// GET /.well-known/jwks.json — RFC 7517 §5: every published public key.
@@ -36,10 +37,10 @@ pub async fn jwks(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
         .body(doc.body.clone())
 }
 
-fn metadata(issuer: &str) -> serde_json::Value {
+fn metadata(issuer: &str, registration: bool) -> serde_json::Value {
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
     let grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
-    json!({
+    let mut doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
@@ -67,7 +68,11 @@ fn metadata(issuer: &str) -> serde_json::Value {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "access_token_signing_alg_values_supported": algs,
-    })
+    });
+    if registration {
+        doc["registration_endpoint"] = json!(format!("{issuer}/register"));
+    }
+    doc
 }
 
 /// OIDC Discovery and RFC 8414 share one document, built on first use.
@@ -75,7 +80,8 @@ fn metadata_document(state: &State) -> HttpResponse {
     let body = state
         .discovery
         .get_or_init(|| {
-            serde_json::to_vec(&metadata(state.ctx.issuer()))
+            let registration = state.ctx.protocol.registration.mode != Mode::Off;
+            serde_json::to_vec(&metadata(state.ctx.issuer(), registration))
                 .unwrap_or_default()
                 .into()
         })

@@ -5,7 +5,7 @@
 //! more file beside `basic.rs` and `secret.rs`.
 
 mod basic;
-mod secret;
+pub(crate) mod secret;
 
 pub use basic::parse_basic;
 

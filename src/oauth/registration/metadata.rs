@@ -1,0 +1,494 @@
+//! Client metadata (RFC 7591 §2): read from a registration or an update
+//! into a [`NewClient`] checked by the rules every registration obeys
+//! ([`clients::validate`]), and rendered back from a stored [`Client`].
+//!
+//! Fields with a column of their own become the client's (redirect URIs,
+//! grant types, scope, name, post-logout redirect URIs); the others that
+//! Portcullis understands are kept in `clients.metadata` as given (after
+//! their checks); unknown fields are ignored (§2).
+
+use serde_json::{json, Map, Value};
+
+use super::{invalid_metadata, Mode, Policy};
+use crate::oauth::client_auth;
+use crate::oauth::clients::{self, Client, GrantType, NewClient, RegistrationError};
+use crate::oauth::{Error, ErrorCode, Scope};
+
+/// Longest string value accepted (a URI, a name, a contact).
+const MAX_VALUE_LEN: usize = 2048;
+/// Most entries accepted in a list (redirect URIs, contacts, grant types).
+const MAX_LIST_LEN: usize = 32;
+
+/// Fields kept in `clients.metadata` as given, once checked.
+const HTTPS_URIS: [&str; 5] = [
+    "client_uri",
+    "logo_uri",
+    "tos_uri",
+    "policy_uri",
+    "jwks_uri",
+];
+const PLAIN_STRINGS: [&str; 2] = ["software_id", "software_version"];
+
+/// Maps a rule of [`clients::validate`] to RFC 7591 §3.2.2's codes.
+pub(super) fn client_error(e: RegistrationError) -> Error {
+    match e {
+        RegistrationError::InvalidRedirectUri(m) => Error::new(ErrorCode::InvalidRedirectUri, m),
+        RegistrationError::Invalid(m) => invalid_metadata(m),
+        RegistrationError::Store(s) => s.into(),
+        // The id is 128 random bits: a collision is a server fault.
+        RegistrationError::Exists(id) => {
+            tracing::error!(client_id = %id, "a generated client id already exists");
+            Error::server_error()
+        }
+    }
+}
+
+/// Reads `body` (a JSON object) as the metadata of the client `client_id`.
+pub(super) fn parse(
+    body: &Map<String, Value>,
+    policy: &Policy,
+    client_id: String,
+) -> Result<NewClient, Error> {
+    // An unchecked statement would be metadata we vouch for without having
+    // verified it: refused, not ignored (§3.1.1).
+    if present(body, "software_statement") {
+        return Err(Error::new(
+            ErrorCode::InvalidSoftwareStatement,
+            "software statements are not supported",
+        ));
+    }
+    let mut extra = Map::new();
+
+    let auth_method = string(body, "token_endpoint_auth_method")?
+        .unwrap_or_else(|| "client_secret_basic".to_owned());
+    if !client_auth::METHODS.contains(&auth_method.as_str()) {
+        return Err(invalid_metadata(format!(
+            "token_endpoint_auth_method `{auth_method}` is not supported: use one of {}",
+            client_auth::METHODS.join(", ")
+        )));
+    }
+    let public = auth_method == "none";
+    extra.insert("token_endpoint_auth_method".into(), json!(auth_method));
+
+    let grant_types = match list(body, "grant_types")? {
+        None => vec![GrantType::AuthorizationCode],
+        Some(names) => names
+            .iter()
+            .map(|name| grant_type(name, policy.mode))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let code_flow = grant_types.contains(&GrantType::AuthorizationCode);
+    // Only the code flow issues a refresh token; without it the grant is
+    // a promise nothing keeps.
+    if grant_types.contains(&GrantType::RefreshToken) && !code_flow {
+        return Err(invalid_metadata(
+            "the refresh_token grant needs the authorization_code grant",
+        ));
+    }
+    let response_types = list(body, "response_types")?.unwrap_or_else(|| {
+        if code_flow {
+            vec!["code".to_owned()]
+        } else {
+            Vec::new()
+        }
+    });
+    if let Some(other) = response_types.iter().find(|r| r.as_str() != "code") {
+        return Err(invalid_metadata(format!(
+            "response type `{other}` is not supported: only `code`"
+        )));
+    }
+    let asks_code = !response_types.is_empty();
+    if code_flow != asks_code {
+        return Err(invalid_metadata(
+            "response_types [\"code\"] goes with the authorization_code grant, and only with it",
+        ));
+    }
+
+    let redirect_uris = list(body, "redirect_uris")?.unwrap_or_default();
+    if code_flow && redirect_uris.is_empty() {
+        return Err(Error::new(
+            ErrorCode::InvalidRedirectUri,
+            "redirect_uris is required for the authorization_code grant",
+        ));
+    }
+    let post_logout_redirect_uris = list(body, "post_logout_redirect_uris")?.unwrap_or_default();
+
+    let scope = match string(body, "scope")?.filter(|s| !s.trim().is_empty()) {
+        None => policy.scope.clone(),
+        Some(asked) => {
+            let scope = Scope::parse(&asked)
+                .map_err(|_| invalid_metadata(format!("malformed scope `{asked}`")))?;
+            if !scope.is_subset_of(&policy.scope) {
+                return Err(invalid_metadata(format!(
+                    "scope `{scope}` cannot be registered: at most `{}`",
+                    policy.scope
+                )));
+            }
+            scope
+        }
+    };
+
+    let name = string(body, "client_name")?.filter(|n| !n.trim().is_empty());
+
+    for key in HTTPS_URIS {
+        if let Some(uri) = string(body, key)? {
+            check_https(key, &uri)?;
+            extra.insert(key.into(), json!(uri));
+        }
+    }
+    for key in PLAIN_STRINGS {
+        if let Some(value) = string(body, key)? {
+            extra.insert(key.into(), json!(value));
+        }
+    }
+    if let Some(contacts) = list(body, "contacts")? {
+        extra.insert("contacts".into(), json!(contacts));
+    }
+    if let Some(jwks) = body.get("jwks").filter(|v| !v.is_null()) {
+        let keys = jwks.get("keys").and_then(Value::as_array);
+        if !keys.is_some_and(|keys| keys.iter().all(Value::is_object)) {
+            return Err(invalid_metadata(
+                "jwks must be a JSON Web Key Set: an object with a `keys` array of keys",
+            ));
+        }
+        if extra.contains_key("jwks_uri") {
+            return Err(invalid_metadata(
+                "jwks and jwks_uri cannot both be given (RFC 7591 §2)",
+            ));
+        }
+        extra.insert("jwks".into(), jwks.clone());
+    }
+
+    let client = NewClient {
+        client_id,
+        name,
+        public,
+        grant_types,
+        redirect_uris,
+        scope: scope.to_string(),
+        consent: true,
+        post_logout_redirect_uris,
+        dynamic: true,
+        metadata: extra,
+        ..NewClient::default()
+    };
+    clients::validate(&client).map_err(client_error)?;
+    Ok(client)
+}
+
+/// The grant types a dynamically registered client may have: never
+/// `password` (it would see its users' passwords); `client_credentials`
+/// only through an operator's initial access token; the grants that need
+/// an operator's settings (token exchange) or that are not offered to
+/// registered clients yet (the device grant) not at all.
+fn grant_type(name: &str, mode: Mode) -> Result<GrantType, Error> {
+    let grant: GrantType = name
+        .parse()
+        .map_err(|_| invalid_metadata(format!("grant type `{name}` is not supported")))?;
+    match grant {
+        GrantType::AuthorizationCode | GrantType::RefreshToken => Ok(grant),
+        GrantType::ClientCredentials if mode == Mode::Token => Ok(grant),
+        GrantType::ClientCredentials => Err(invalid_metadata(
+            "client_credentials cannot be registered without an initial access token",
+        )),
+        GrantType::Password => Err(invalid_metadata(
+            "the password grant is not available to dynamically registered clients",
+        )),
+        GrantType::DeviceCode | GrantType::TokenExchange => Err(invalid_metadata(format!(
+            "the {} grant is not available to dynamically registered clients",
+            grant.short_name()
+        ))),
+    }
+}
+
+/// The client information (RFC 7591 §3.2.1) of a stored client, without
+/// its credentials.
+pub(super) fn describe(client: &Client) -> Map<String, Value> {
+    let mut out = client.metadata.clone();
+    let code_flow = client.allows(GrantType::AuthorizationCode);
+    let grants: Vec<&str> = client.grant_types.iter().map(|g| g.as_str()).collect();
+    out.insert("client_id".into(), json!(client.client_id));
+    out.insert("client_id_issued_at".into(), json!(client.created_at));
+    // The name defaults to the id; only a name the client gave is its own.
+    if client.name != client.client_id {
+        out.insert("client_name".into(), json!(client.name));
+    }
+    out.insert("redirect_uris".into(), json!(client.redirect_uris));
+    out.insert("grant_types".into(), json!(grants));
+    out.insert(
+        "response_types".into(),
+        json!(if code_flow { vec!["code"] } else { vec![] }),
+    );
+    out.insert("scope".into(), json!(client.scope.to_string()));
+    if !client.post_logout_redirect_uris.is_empty() {
+        out.insert(
+            "post_logout_redirect_uris".into(),
+            json!(client.post_logout_redirect_uris),
+        );
+    }
+    if !out.contains_key("token_endpoint_auth_method") {
+        let method = if client.is_public() {
+            "none"
+        } else {
+            "client_secret_basic"
+        };
+        out.insert("token_endpoint_auth_method".into(), json!(method));
+    }
+    if !client.is_public() {
+        // The secret does not expire (RFC 7591 §3.2.1: 0).
+        out.insert("client_secret_expires_at".into(), json!(0));
+    }
+    out
+}
+
+/// A field that is there and not `null` (RFC 7592 §2.2: null is absent).
+pub(super) fn present(body: &Map<String, Value>, key: &str) -> bool {
+    body.get(key).is_some_and(|v| !v.is_null())
+}
+
+/// A string field, if present.
+pub(super) fn string(body: &Map<String, Value>, key: &str) -> Result<Option<String>, Error> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() <= MAX_VALUE_LEN => Ok(Some(s.clone())),
+        Some(Value::String(_)) => Err(invalid_metadata(format!(
+            "{key} is longer than {MAX_VALUE_LEN} bytes"
+        ))),
+        Some(_) => Err(invalid_metadata(format!("{key} must be a string"))),
+    }
+}
+
+/// An array-of-strings field, if present.
+fn list(body: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, Error> {
+    let items = match body.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) if items.len() <= MAX_LIST_LEN => items,
+        Some(Value::Array(_)) => {
+            return Err(invalid_metadata(format!(
+                "{key} has more than {MAX_LIST_LEN} entries"
+            )))
+        }
+        Some(_) => {
+            return Err(invalid_metadata(format!(
+                "{key} must be an array of strings"
+            )))
+        }
+    };
+    items
+        .iter()
+        .map(|item| match item {
+            Value::String(s) if !s.is_empty() && s.len() <= MAX_VALUE_LEN => Ok(s.clone()),
+            _ => Err(invalid_metadata(format!(
+                "{key} must be an array of non-empty strings of at most {MAX_VALUE_LEN} bytes"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// Pages a user is sent to, or that the server fetches, are https (§2:
+/// `logo_uri`, `client_uri`, `tos_uri`, `policy_uri`, `jwks_uri`).
+fn check_https(key: &str, uri: &str) -> Result<(), Error> {
+    let parsed =
+        url::Url::parse(uri).map_err(|e| invalid_metadata(format!("{key} `{uri}`: {e}")))?;
+    if parsed.scheme() != "https" || parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid_metadata(format!("{key} must be an https URL")));
+    }
+    if uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid_metadata(format!("{key} must be an https URL")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(mode: Mode) -> Policy {
+        Policy {
+            mode,
+            scope: Scope::parse("openid profile email").unwrap(),
+        }
+    }
+
+    fn parse_json(body: Value, mode: Mode) -> Result<NewClient, Error> {
+        let Value::Object(map) = body else {
+            panic!("a test body is an object")
+        };
+        parse(&map, &policy(mode), "c1".into())
+    }
+
+    fn code_of(body: Value, mode: Mode) -> ErrorCode {
+        match parse_json(body, mode) {
+            Ok(_) => panic!("expected a refusal"),
+            Err(e) => e.code,
+        }
+    }
+
+    #[test]
+    fn a_minimal_registration_gets_the_rfc_defaults_and_is_third_party() {
+        let client = parse_json(
+            json!({"redirect_uris": ["https://app.example.com/cb"], "unknown_field": 42}),
+            Mode::Open,
+        )
+        .unwrap();
+        assert_eq!(client.grant_types, vec![GrantType::AuthorizationCode]);
+        assert!(!client.public, "client_secret_basic is the default");
+        assert!(client.consent && client.dynamic);
+        assert_eq!(client.scope, "openid profile email");
+        assert_eq!(
+            client.metadata.get("token_endpoint_auth_method"),
+            Some(&json!("client_secret_basic"))
+        );
+        assert!(
+            !client.metadata.contains_key("unknown_field"),
+            "§2: ignored"
+        );
+    }
+
+    #[test]
+    fn none_makes_a_public_client_and_metadata_is_kept() {
+        let client = parse_json(
+            json!({
+                "redirect_uris": ["com.example.app:/cb"],
+                "token_endpoint_auth_method": "none",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "client_name": "Example",
+                "scope": "openid email",
+                "logo_uri": "https://example.com/logo.png",
+                "contacts": ["ops@example.com"],
+                "jwks": {"keys": [{"kty": "EC"}]},
+                "software_id": "4NRB1-0XZABZI9E6-5SM3R",
+            }),
+            Mode::Open,
+        )
+        .unwrap();
+        assert!(client.public);
+        assert_eq!(client.name.as_deref(), Some("Example"));
+        assert_eq!(client.scope, "openid email");
+        for key in ["logo_uri", "contacts", "jwks", "software_id"] {
+            assert!(client.metadata.contains_key(key), "{key} kept");
+        }
+    }
+
+    #[test]
+    fn grants_depend_on_the_mode_and_password_is_never_given() {
+        let cc = json!({"grant_types": ["client_credentials"]});
+        assert_eq!(
+            code_of(cc.clone(), Mode::Open),
+            ErrorCode::InvalidClientMetadata
+        );
+        let client = parse_json(cc, Mode::Token).unwrap();
+        assert_eq!(client.grant_types, vec![GrantType::ClientCredentials]);
+        for mode in [Mode::Open, Mode::Token] {
+            assert_eq!(
+                code_of(
+                    json!({"grant_types": ["password"], "response_types": []}),
+                    mode
+                ),
+                ErrorCode::InvalidClientMetadata
+            );
+        }
+        // A public client cannot hold client credentials: the shared rule.
+        assert_eq!(
+            code_of(
+                json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"}),
+                Mode::Token
+            ),
+            ErrorCode::InvalidClientMetadata
+        );
+    }
+
+    #[test]
+    fn each_bad_field_is_named_by_its_code() {
+        let cb = json!(["https://app.example.com/cb"]);
+        let cases = [
+            (
+                json!({"redirect_uris": ["http://app.example.com/cb"]}),
+                ErrorCode::InvalidRedirectUri,
+            ),
+            (
+                json!({"redirect_uris": ["https://app.example.com/cb#x"]}),
+                ErrorCode::InvalidRedirectUri,
+            ),
+            (json!({}), ErrorCode::InvalidRedirectUri),
+            (
+                json!({"redirect_uris": cb, "post_logout_redirect_uris": ["ftp://x"]}),
+                ErrorCode::InvalidRedirectUri,
+            ),
+            (
+                json!({"redirect_uris": "https://app.example.com/cb"}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"redirect_uris": cb, "response_types": ["token"]}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"redirect_uris": cb, "response_types": []}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"grant_types": ["refresh_token"], "response_types": ["code"]}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"grant_types": ["client_credentials", "refresh_token"]}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"redirect_uris": cb, "grant_types": ["implicit"]}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"redirect_uris": cb, "token_endpoint_auth_method": "private_key_jwt"}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"redirect_uris": cb, "scope": "openid admin"}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"redirect_uris": cb, "scope": "bad\"scope"}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"redirect_uris": cb, "logo_uri": "http://example.com/logo.png"}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"redirect_uris": cb, "jwks": {"kty": "EC"}}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"redirect_uris": cb, "jwks": {"keys": []}, "jwks_uri": "https://example.com/jwks"}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"redirect_uris": cb, "contacts": [1]}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"redirect_uris": cb, "client_name": 7}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"redirect_uris": cb, "software_statement": "eyJ..."}),
+                ErrorCode::InvalidSoftwareStatement,
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(code_of(body.clone(), Mode::Open), expected, "{body}");
+        }
+    }
+
+    #[test]
+    fn null_is_absent() {
+        let client = parse_json(
+            json!({"redirect_uris": ["https://a.example/cb"], "logo_uri": null, "software_statement": null}),
+            Mode::Open,
+        )
+        .unwrap();
+        assert!(!client.metadata.contains_key("logo_uri"));
+    }
+}
