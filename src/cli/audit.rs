@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::{human_time, print_table, CliError};
+use super::{human_time, parse_duration, print_table, CliError};
 use crate::clock::Clock;
 use crate::store::{audit as rows, Db};
 
@@ -27,26 +27,12 @@ pub fn parse_since(value: &str, now: i64) -> Result<i64, CliError> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(value) {
         return Ok(t.timestamp());
     }
-    let (digits, unit) = value.split_at(
-        value
-            .trim_end_matches(|c: char| c.is_ascii_alphabetic())
-            .len(),
-    );
-    let n: i64 = digits.parse().map_err(|_| bad_since(value))?;
-    let seconds = match unit {
-        "s" | "" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(bad_since(value)),
-    };
+    let seconds = parse_duration(value).ok_or_else(|| {
+        CliError(format!(
+            "--since: expected an RFC 3339 time or a duration such as 15m, 24h or 7d, got `{value}`"
+        ))
+    })?;
     Ok(now - seconds)
-}
-
-fn bad_since(value: &str) -> CliError {
-    CliError(format!(
-        "--since: expected an RFC 3339 time or a duration such as 15m, 24h or 7d, got `{value}`"
-    ))
 }
 
 pub fn run(command: &AuditCommand, db: &Db) -> Result<(), CliError> {

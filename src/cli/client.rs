@@ -3,10 +3,11 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{print_table, read_secret, CliError};
+use super::{human_time, parse_duration, print_table, read_secret, CliError};
 use crate::clock::Clock;
 use crate::keys::SigningAlg;
 use crate::oauth::clients::{self, Client, GrantType, NewClient};
+use crate::oauth::registration::initial_tokens;
 use crate::store::Db;
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +69,34 @@ pub enum ClientCommand {
     },
     /// Remove a client and every refresh token issued to it.
     Remove { client_id: String },
+    /// Initial access tokens for dynamic client registration (RFC 7591 §3).
+    RegistrationToken {
+        #[command(subcommand)]
+        command: RegistrationTokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistrationTokenCommand {
+    /// Mint an initial access token for `POST /register` (with
+    /// `registration = "token"`). It is printed once; only its hash is stored.
+    Create {
+        /// How long it is valid: 90s, 15m, 24h, 7d [default: until deleted]
+        #[arg(long, value_parser = parse_expiry)]
+        expires: Option<i64>,
+        /// How many registrations it allows [default: any number]
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+        uses: Option<i64>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_expiry(value: &str) -> Result<i64, String> {
+    parse_duration(value)
+        .filter(|s| *s > 0)
+        .ok_or_else(|| format!("expected a duration such as 15m, 24h or 7d, got `{value}`"))
 }
 
 pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
@@ -164,11 +193,22 @@ pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
                             .into(),
                             grants.join(","),
                             c.signing_alg.to_string(),
+                            if c.dynamic { "yes" } else { "no" }.into(),
                             c.scope.to_string(),
                         ]
                     })
                     .collect();
-                print_table(&["CLIENT_ID", "TYPE", "GRANT_TYPES", "ALG", "SCOPE"], &rows);
+                print_table(
+                    &[
+                        "CLIENT_ID",
+                        "TYPE",
+                        "GRANT_TYPES",
+                        "ALG",
+                        "DYNAMIC",
+                        "SCOPE",
+                    ],
+                    &rows,
+                );
             }
         }
         ClientCommand::Remove { client_id } => {
@@ -176,6 +216,33 @@ pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
                 return Err(CliError(format!("no client named {client_id}")));
             }
             println!("removed client {client_id}");
+        }
+        ClientCommand::RegistrationToken {
+            command:
+                RegistrationTokenCommand::Create {
+                    expires,
+                    uses,
+                    json,
+                },
+        } => {
+            let minted = initial_tokens::create(&mut conn, *expires, *uses, "cli", now)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&minted)?);
+            } else {
+                let uses = minted
+                    .uses
+                    .map_or("any number of".into(), |n| n.to_string());
+                let expires = match minted.expires_at {
+                    Some(_) => format!("until {}", human_time(minted.expires_at)),
+                    None => "until deleted".into(),
+                };
+                println!(
+                    "created initial access token {} ({uses} registration(s), {expires})",
+                    minted.id
+                );
+                println!("token: {}", minted.token);
+                println!("(shown once: only its hash is stored)");
+            }
         }
     }
     Ok(())

@@ -169,6 +169,25 @@ pub fn read_secret(what: &str, from_stdin: bool) -> Result<String, CliError> {
     Ok(first)
 }
 
+/// A duration as people type it: `90s` (or `90`), `15m`, `24h`, `7d`; in
+/// seconds.
+pub fn parse_duration(value: &str) -> Option<i64> {
+    let (digits, unit) = value.split_at(
+        value
+            .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+            .len(),
+    );
+    let n: i64 = digits.parse().ok()?;
+    let unit = match unit {
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(unit)
+}
+
 /// Formats a Unix time for people.
 pub fn human_time(t: Option<i64>) -> String {
     t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
@@ -201,6 +220,17 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("90"), Some(90));
+        assert_eq!(parse_duration("15m"), Some(900));
+        assert_eq!(parse_duration("24h"), Some(86_400));
+        assert_eq!(parse_duration("7d"), Some(604_800));
+        assert_eq!(parse_duration("5w"), None);
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration("99999999999999999d"), None);
+    }
 
     #[test]
     fn a_kid_starting_with_a_dash_is_an_argument_not_a_flag() {

@@ -1,4 +1,5 @@
-//! The admin API under `/admin`: keys, users and clients, as JSON.
+//! The admin API under `/admin`: keys, users, clients and initial access
+//! tokens for dynamic registration, as JSON.
 //!
 //! Authorized by a Portcullis access token (RFC 9068) whose audience is the
 //! issuer and whose scope holds `portcullis:admin` — typically obtained by a
@@ -8,6 +9,7 @@
 
 mod clients;
 mod keys;
+mod registration_tokens;
 mod users;
 
 use actix_web::dev::Payload;
@@ -48,6 +50,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(
                 "/clients/{client_id}",
                 web::delete().to(clients::remove_client),
+            )
+            .route(
+                "/registration-tokens",
+                web::post().to(registration_tokens::create_token),
             )
             .default_service(web::to(|| async {
                 problem(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint")
