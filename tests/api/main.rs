@@ -15,6 +15,7 @@
 //!   the login form, consent), [`userinfo`] (and the claims parameter),
 //!   [`logout`], and [`browser`] (a real Chromium);
 //! - other endpoints: [`introspection`], [`revocation`], [`discovery`],
+//!   [`registration`] (dynamic client registration and management),
 //!   [`admin`] (the admin API and the audit trail), [`ops`] (health,
 //!   readiness, metrics);
 //! - defences: [`brute_force`] (lock-out, slow-down, rate limits),
@@ -46,6 +47,7 @@ mod migrations;
 mod ops;
 mod process;
 mod refresh;
+mod registration;
 mod replicas;
 mod resources;
 mod revocation;
