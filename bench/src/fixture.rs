@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::http::{basic, expect, form, header, json, Conn, Reply};
 use crate::peers::Target;
+use crate::scenarios::token_exchange;
 use crate::server::Server;
 
 /// The benchmark user's password; the peers are configured with it too.
@@ -76,7 +77,7 @@ fn provision(server: &Server) -> Result<HashMap<&'static str, String>, String> {
         Some(&format!("{PASSWORD}\n")),
     )?;
     let mut clients = HashMap::new();
-    let specs: [(&str, &[&str]); 6] = [
+    let specs: [(&str, &[&str]); 8] = [
         (
             "cc-rs256",
             &[
@@ -128,6 +129,31 @@ fn provision(server: &Server) -> Result<HashMap<&'static str, String>, String> {
                 "authorization_code,refresh_token",
                 "--redirect-uri",
                 CALLBACK,
+            ],
+        ),
+        // Token exchange: the user logs in at `app`, whose tokens are for
+        // svc-a; svc-a trades them for tokens for svc-b.
+        (
+            token_exchange::SUBJECT_CLIENT,
+            &[
+                "--grant-types",
+                "password",
+                "--audience",
+                token_exchange::EXCHANGER,
+                "--signing-alg",
+                "ES256",
+            ],
+        ),
+        (
+            token_exchange::EXCHANGER,
+            &[
+                "--grant-types",
+                "token_exchange,client_credentials",
+                "--exchange-audience",
+                token_exchange::NEXT_AUDIENCE,
+                "--exchange-impersonation",
+                "--signing-alg",
+                "ES256",
             ],
         ),
     ];

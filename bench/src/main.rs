@@ -33,7 +33,10 @@ use std::sync::Arc;
 
 use measure::{run_scenario, Window};
 use peers::Target;
-use report::{machine, print_outcome, side_by_side, table, write_report, write_traces};
+use report::{
+    machine, print_outcome, side_by_side, table, targets_table, verdicts, write_report,
+    write_traces,
+};
 use scenarios::scenarios;
 
 #[tokio::main]
@@ -109,11 +112,22 @@ async fn run() -> Result<bool, String> {
         }
     }
     println!("\n{}", table(&outcomes));
+    let verdicts = verdicts(&outcomes);
+    if !verdicts.is_empty() {
+        if o.smoke {
+            println!(
+                "Targets (a smoke run is too short and narrow to tell; they do not fail it):\n"
+            );
+        } else {
+            println!("Targets:\n");
+        }
+        println!("{}", targets_table(&verdicts));
+    }
     if !o.peers.is_empty() {
         println!("{}", side_by_side(&outcomes));
     }
     if let Some(dir) = &o.report {
-        write_report(dir, &outcomes, &header)?;
+        write_report(dir, &outcomes, &verdicts, &header)?;
     }
     if let Some(dir) = &o.trace {
         write_traces(dir, &outcomes)?;

@@ -10,7 +10,7 @@ use crate::cpu::{cpu_ticks, process_tree_ticks, CpuShare, CLOCK_TICKS_PER_SECOND
 use crate::fixture::{first_refresh_token, Fixture};
 use crate::http::Conn;
 use crate::peers::Target;
-use crate::scenarios::{iteration, Kind, Scenario, VuState};
+use crate::scenarios::{iteration, prepare, Kind, Scenario, VuState};
 
 /// One scenario's figures on one server.
 pub struct Outcome {
@@ -54,6 +54,11 @@ pub async fn run_scenario(
         duration,
         keep_trace,
     } = window;
+    // What the users share (a token to exchange) is made before the clock starts, like their own setup below.
+    let prepared = match prepare(s.kind, &f, duration).await {
+        Ok(p) => Arc::new(p),
+        Err(e) => return Outcome::not_run(s, concurrency, f.target, e),
+    };
     // The clock starts once every user is connected and holds its first
     // refresh token: the password grants that buy them (Argon2id, 20 ms
     // each) would otherwise share the first fraction of a second with the
@@ -65,6 +70,7 @@ pub async fn run_scenario(
     for vu in 0..concurrency {
         let f = f.clone();
         let ready = ready.clone();
+        let prepared = prepared.clone();
         // With while_hashing, even-numbered users hash passwords, uncounted.
         let background = s.while_hashing && vu % 2 == 0;
         let kind = if background { Kind::Password } else { s.kind };
@@ -72,7 +78,10 @@ pub async fn run_scenario(
             // (start after `epoch`, latency), in µs.
             let mut latencies: Vec<(u32, u32)> = Vec::with_capacity(1 << 14);
             let (mut errors, mut first_error) = (0u64, None);
-            let mut state = VuState::default();
+            let mut state = VuState {
+                prepared,
+                ..VuState::default()
+            };
             let setup = async {
                 let mut conn = Conn::open(f.port).await?;
                 if let Kind::Refresh { es256, openid } = kind {
@@ -163,5 +172,25 @@ pub async fn run_scenario(
         cpu,
         server_cpu_us,
         trace,
+    }
+}
+
+impl Outcome {
+    /// A scenario whose setup failed: no requests, one error, and why.
+    fn not_run(s: &Scenario, concurrency: usize, server: Target, why: String) -> Outcome {
+        Outcome {
+            server,
+            name: s.name.to_owned(),
+            concurrency,
+            ok: 0,
+            errors: 1,
+            first_error: Some(format!("setup: {why}")),
+            rps: 0.0,
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+            cpu: None,
+            server_cpu_us: None,
+            trace: Vec::new(),
+        }
     }
 }

@@ -1,12 +1,14 @@
 //! What a run prints and writes: a line per scenario as it finishes, the
-//! table at the end (beside the peers' figures when they ran), and with
-//! `--report` the same as results.json, results.md and chart.svg; with
-//! `--trace` one CSV per scenario.
+//! table at the end (beside the peers' figures when they ran) and the
+//! scenarios' targets, met or missed; with `--report` the same as
+//! results.json, results.md and chart.svg; with `--trace` one CSV per
+//! scenario.
 
 mod chart;
 mod json;
 mod side_by_side;
 mod table;
+mod targets;
 mod traces;
 
 use std::path::Path;
@@ -16,6 +18,7 @@ use crate::peers::Target;
 
 pub use side_by_side::side_by_side;
 pub use table::table;
+pub use targets::{targets_table, verdicts, Verdict};
 pub use traces::write_traces;
 
 /// The machine in the table's header line: results from different
@@ -76,22 +79,25 @@ pub fn print_outcome(outcome: &Outcome) {
 
 /// `--report`: results.json for tools, results.md (the printed tables
 /// under the header line) and chart.svg for people.
-pub fn write_report(dir: &Path, outcomes: &[Outcome], header: &str) -> Result<(), String> {
+pub fn write_report(
+    dir: &Path,
+    outcomes: &[Outcome],
+    verdicts: &[Verdict],
+    header: &str,
+) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join("results.json"), json::results(outcomes)?)
+    std::fs::write(dir.join("results.json"), json::results(outcomes, verdicts)?)
         .map_err(|e| e.to_string())?;
-    std::fs::write(
-        dir.join("results.md"),
-        if outcomes.iter().any(|o| o.server != Target::Portcullis) {
-            format!(
-                "{header}\n\n{}\nSide by side, same run, same load generator:\n\n{}",
-                table(outcomes),
-                side_by_side(outcomes)
-            )
-        } else {
-            format!("{header}\n\n{}", table(outcomes))
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let mut md = format!("{header}\n\n{}", table(outcomes));
+    if !verdicts.is_empty() {
+        md.push_str(&format!("\nTargets:\n\n{}", targets_table(verdicts)));
+    }
+    if outcomes.iter().any(|o| o.server != Target::Portcullis) {
+        md.push_str(&format!(
+            "\nSide by side, same run, same load generator:\n\n{}",
+            side_by_side(outcomes)
+        ));
+    }
+    std::fs::write(dir.join("results.md"), md).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("chart.svg"), chart::chart(outcomes)).map_err(|e| e.to_string())
 }

@@ -2,19 +2,23 @@
 //! each peer's dialect (paths, scopes, simplejwt's field names) is handled
 //! here, so the measurement loop stays the same for every server.
 
+use std::sync::Arc;
+
 use hyper::Method;
 use serde_json::Value;
 
 use super::auth_code::auth_code_flow;
-use super::Kind;
+use super::{token_exchange, Kind, Prepared};
 use crate::fixture::{password_client, password_tokens, refresh_token_of, Fixture};
 use crate::http::{basic, expect, form, json, Conn};
 use crate::peers::Target;
 
-/// State a virtual user carries between requests (its refresh token).
+/// State a virtual user carries between requests (its refresh token), and
+/// what its scenario prepared.
 #[derive(Default)]
 pub struct VuState {
     pub refresh_token: Option<String>,
+    pub prepared: Arc<Prepared>,
 }
 
 /// One iteration of a scenario; every response is checked.
@@ -143,6 +147,9 @@ pub async fn iteration(
             }
         }
         Kind::AuthCode => auth_code_flow(conn, f).await?,
+        Kind::TokenExchange { .. } => {
+            token_exchange::exchange(conn, f, state.prepared.body()?).await?
+        }
     }
     Ok(())
 }

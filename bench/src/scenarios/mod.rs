@@ -1,10 +1,14 @@
-//! What the benchmark measures: the scenario list (`--list` prints it) and
-//! the kind of request each one repeats.
+//! What the benchmark measures: the scenario list (`--list` prints it),
+//! the kind of request each one repeats, what a scenario sets up before its
+//! clock starts, and the targets some scenarios are held to.
 
 mod auth_code;
 mod iteration;
+mod prepare;
+pub mod token_exchange;
 
 pub use iteration::{iteration, VuState};
+pub use prepare::{prepare, Prepared};
 
 /// The request one iteration of a scenario sends.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -24,6 +28,13 @@ pub enum Kind {
     },
     Introspect,
     AuthCode,
+    /// RFC 8693: svc-a trades a user's access token (addressed to it) for
+    /// one for svc-b, signed with ES256. `actor`: svc-a names itself with
+    /// an actor token (delegation: the new token carries `act`) instead of
+    /// impersonating the user.
+    TokenExchange {
+        actor: bool,
+    },
 }
 
 /// A scenario as the table and `--scenarios` name it.
@@ -35,6 +46,23 @@ pub struct Scenario {
     pub while_hashing: bool,
     /// Concurrency when the run does not set one.
     pub concurrency: Option<usize>,
+    /// What the report holds the scenario to, if anything.
+    pub target: Option<Goal>,
+}
+
+/// A scenario's target, checked in the report of every run (the peers'
+/// ratios are in `Target::comparisons`). Every target also asks for zero
+/// errors.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Goal {
+    pub min: Min,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Min {
+    /// At least this share of another scenario's answers a second, measured
+    /// in the same run.
+    ShareOf(&'static str, f64),
 }
 
 /// Every scenario, in the order they run and are printed.
@@ -44,12 +72,18 @@ pub fn scenarios() -> Vec<Scenario> {
         kind,
         concurrency,
         while_hashing: false,
+        target: None,
     };
     let busy = |name, kind| Scenario {
         name,
         kind,
         concurrency: None,
         while_hashing: true,
+        target: None,
+    };
+    let held = |name, kind, min| Scenario {
+        target: Some(Goal { min }),
+        ..s(name, kind, None)
     };
     vec![
         s("jwks", Kind::Jwks, None),
@@ -110,5 +144,45 @@ pub fn scenarios() -> Vec<Scenario> {
                 openid: true,
             },
         ),
+        // Added last: the scenarios above run as they did before.
+        held(
+            "token_exchange-ES256",
+            Kind::TokenExchange { actor: false },
+            Min::ShareOf("client_credentials-ES256", 0.5),
+        ),
+        s(
+            "token_exchange-ES256-actor",
+            Kind::TokenExchange { actor: true },
+            None,
+        ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_a_share_is_of_a_scenario_run_before() {
+        let list = scenarios();
+        for (i, s) in list.iter().enumerate() {
+            assert!(
+                list[..i].iter().all(|t| t.name != s.name),
+                "{} twice",
+                s.name
+            );
+            if let Some(Goal {
+                min: Min::ShareOf(of, share),
+                ..
+            }) = s.target
+            {
+                assert!(
+                    list[..i].iter().any(|t| t.name == of),
+                    "{}: {of} must run before it",
+                    s.name
+                );
+                assert!(share > 0.0 && share <= 1.0);
+            }
+        }
+    }
 }

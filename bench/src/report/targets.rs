@@ -1,0 +1,157 @@
+//! The targets the scenario list sets (`Scenario::target`), checked
+//! against the run's own figures: met, missed (and by what), or not
+//! measurable in this run (its reference scenario did not run).
+
+use crate::measure::Outcome;
+use crate::peers::Target;
+use crate::scenarios::{scenarios, Goal, Min};
+
+/// One scenario against its target.
+#[derive(Debug, PartialEq)]
+pub struct Verdict {
+    pub scenario: String,
+    pub target: String,
+    pub measured: String,
+    /// `None`: this run cannot tell.
+    pub met: Option<bool>,
+}
+
+/// Every Portcullis scenario of the run that has a target, checked.
+pub fn verdicts(outcomes: &[Outcome]) -> Vec<Verdict> {
+    let list = scenarios();
+    outcomes
+        .iter()
+        .filter(|o| o.server == Target::Portcullis)
+        .filter_map(|o| {
+            let goal = list.iter().find(|s| s.name == o.name)?.target?;
+            Some(verdict(o, goal, outcomes))
+        })
+        .collect()
+}
+
+fn verdict(o: &Outcome, goal: Goal, outcomes: &[Outcome]) -> Verdict {
+    let target = match goal.min {
+        Min::ShareOf(of, share) => format!("≥ {:.0} % of {of}, zero errors", share * 100.0),
+    };
+    let mut measured = format!("{:.0}/s", o.rps);
+    let mut met = match goal.min {
+        Min::ShareOf(of, share) => {
+            let reference = outcomes
+                .iter()
+                .find(|r| r.server == Target::Portcullis && r.name == of)
+                .filter(|r| r.rps > 0.0);
+            match reference {
+                Some(r) => {
+                    let ratio = o.rps / r.rps;
+                    measured.push_str(&format!(
+                        ", {:.0} % of {of}'s {:.0}/s",
+                        ratio * 100.0,
+                        r.rps
+                    ));
+                    Some(ratio >= share)
+                }
+                None => {
+                    measured.push_str(&format!(" ({of} not measured in this run)"));
+                    None
+                }
+            }
+        }
+    };
+    measured.push_str(&format!("; {} errors", o.errors));
+    if o.errors > 0 || o.ok == 0 {
+        met = Some(false);
+    }
+    Verdict {
+        scenario: o.name.clone(),
+        target,
+        measured,
+        met,
+    }
+}
+
+/// Markdown, printed after the table and written to results.md.
+pub fn targets_table(verdicts: &[Verdict]) -> String {
+    let mut out = String::from("| scenario | target | measured | |\n|---|---|---|---|\n");
+    for v in verdicts {
+        let flag = match v.met {
+            Some(true) => "met",
+            Some(false) => "**missed**",
+            None => "not measured",
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {flag} |\n",
+            v.scenario, v.target, v.measured
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(name: &str, rps: f64, errors: u64) -> Outcome {
+        Outcome {
+            server: Target::Portcullis,
+            name: name.into(),
+            concurrency: 16,
+            ok: (rps * 10.0) as u64,
+            errors,
+            first_error: None,
+            rps,
+            p50_ms: 0.5,
+            p99_ms: 1.0,
+            cpu: None,
+            server_cpu_us: None,
+            trace: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn token_exchange_is_held_to_half_of_client_credentials_in_the_same_run() {
+        let run = [
+            outcome("client_credentials-ES256", 30_000.0, 0),
+            outcome("token_exchange-ES256", 16_000.0, 0),
+            outcome("token_exchange-ES256-actor", 9_000.0, 0),
+        ];
+        let v = verdicts(&run);
+        assert_eq!(v.len(), 1, "only the scenarios with a target");
+        assert_eq!(v[0].met, Some(true));
+        assert_eq!(
+            v[0].measured,
+            "16000/s, 53 % of client_credentials-ES256's 30000/s; 0 errors"
+        );
+        assert!(targets_table(&v).contains("| met |"));
+        let slow = [
+            outcome("client_credentials-ES256", 30_000.0, 0),
+            outcome("token_exchange-ES256", 14_000.0, 0),
+        ];
+        let v = verdicts(&slow);
+        assert_eq!(v[0].met, Some(false));
+        assert!(targets_table(&v).contains("| **missed** |"));
+        // Without its reference the ratio cannot be told.
+        let alone = [outcome("token_exchange-ES256", 16_000.0, 0)];
+        let v = verdicts(&alone);
+        assert_eq!(v[0].met, None);
+        assert!(v[0].measured.contains("not measured in this run"));
+        assert!(targets_table(&v).contains("| not measured |"));
+    }
+
+    #[test]
+    fn any_error_misses() {
+        let failing = [
+            outcome("client_credentials-ES256", 30_000.0, 0),
+            outcome("token_exchange-ES256", 20_000.0, 1),
+        ];
+        let v = verdicts(&failing);
+        assert_eq!(v[0].met, Some(false));
+        assert!(v[0].measured.ends_with("; 1 errors"), "{}", v[0].measured);
+        // Not even measurable is a miss when it failed.
+        let v = verdicts(&[outcome("token_exchange-ES256", 0.0, 1)]);
+        assert_eq!(v[0].met, Some(false));
+        // A peer's row of the same name is not ours.
+        let mut peer = outcome("token_exchange-ES256", 25_000.0, 0);
+        peer.server = Target::OidcProvider;
+        assert!(verdicts(&[peer]).is_empty());
+    }
+}

@@ -1,0 +1,91 @@
+//! What a scenario sets up once, before its clock starts, and its virtual
+//! users share: the token-exchange request (with the user's token bought
+//! just before).
+
+use std::time::Duration;
+
+use super::{token_exchange, Kind};
+use crate::fixture::Fixture;
+use crate::peers::Target;
+
+/// A scenario's shared setup.
+#[derive(Default)]
+pub enum Prepared {
+    #[default]
+    Nothing,
+    /// One request body, the same for every request.
+    Body(String),
+}
+
+impl Prepared {
+    pub fn body(&self) -> Result<&str, String> {
+        match self {
+            Prepared::Body(b) => Ok(b),
+            _ => Err("the scenario was not prepared".into()),
+        }
+    }
+}
+
+/// Sets up what scenario `kind` needs for a window of `duration`; nothing
+/// for most.
+pub async fn prepare(kind: Kind, f: &Fixture, duration: Duration) -> Result<Prepared, String> {
+    if f.target != Target::Portcullis {
+        return Ok(Prepared::Nothing);
+    }
+    match kind {
+        Kind::TokenExchange { actor } => token_exchange::prepare(f, actor, duration)
+            .await
+            .map(Prepared::Body),
+        _ => Ok(Prepared::Nothing),
+    }
+}
+
+/// Setup and the answers still in flight when the window closes, beside
+/// the window itself.
+const SLACK: Duration = Duration::from_secs(15);
+
+/// Checks that something made before the clock starts (a token) still
+/// lives when the window closes: `lifetime` as the server gave it
+/// (`expires_in`); `setting` is the server's variable for it, which the
+/// server the benchmark starts takes from the benchmark's environment.
+pub fn lives_through(
+    what: &str,
+    lifetime: Option<i64>,
+    window: Duration,
+    setting: &str,
+) -> Result<(), String> {
+    let lifetime = lifetime.ok_or_else(|| format!("{what}: no expires_in"))?;
+    let needed = (window + SLACK).as_secs_f64();
+    if (lifetime as f64) < needed {
+        return Err(format!(
+            "{what} lives {lifetime} s, less than the {needed:.0} s the window needs: a shorter --duration, or a longer {setting}"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_is_there_only_when_prepared() {
+        assert_eq!(Prepared::Body("x".into()).body().unwrap(), "x");
+        assert!(Prepared::Nothing.body().is_err());
+    }
+
+    #[test]
+    fn what_is_made_before_the_clock_must_outlive_the_window() {
+        let ten = Duration::from_secs(10);
+        let check = |lifetime, window| lives_through("the token", lifetime, window, "TTL");
+        assert!(check(Some(300), ten).is_ok());
+        assert!(check(Some(25), ten).is_ok());
+        let err = check(Some(24), ten).unwrap_err();
+        assert!(
+            err.contains("the token lives 24 s") && err.ends_with("a longer TTL"),
+            "{err}"
+        );
+        assert!(check(Some(300), Duration::from_secs(290)).is_err());
+        assert!(check(None, ten).is_err());
+    }
+}
