@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::http::{basic, expect, form, header, json, Conn, Reply};
 use crate::peers::Target;
-use crate::scenarios::token_exchange;
+use crate::scenarios::{device_code, token_exchange};
 use crate::server::Server;
 
 /// The benchmark user's password; the peers are configured with it too.
@@ -77,7 +77,7 @@ fn provision(server: &Server) -> Result<HashMap<&'static str, String>, String> {
         Some(&format!("{PASSWORD}\n")),
     )?;
     let mut clients = HashMap::new();
-    let specs: [(&str, &[&str]); 8] = [
+    let specs: [(&str, &[&str]); 9] = [
         (
             "cc-rs256",
             &[
@@ -155,6 +155,10 @@ fn provision(server: &Server) -> Result<HashMap<&'static str, String>, String> {
                 "--signing-alg",
                 "ES256",
             ],
+        ),
+        (
+            device_code::DEVICE_CLIENT,
+            &["--public", "--grant-types", "device_code"],
         ),
     ];
     for (id, flags) in specs {

@@ -112,7 +112,7 @@ async fn run() -> Result<bool, String> {
         }
     }
     println!("\n{}", table(&outcomes));
-    let verdicts = verdicts(&outcomes);
+    let verdicts = verdicts(&outcomes, o.database_url.is_none());
     if !verdicts.is_empty() {
         if o.smoke {
             println!(

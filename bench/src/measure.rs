@@ -10,7 +10,7 @@ use crate::cpu::{cpu_ticks, process_tree_ticks, CpuShare, CLOCK_TICKS_PER_SECOND
 use crate::fixture::{first_refresh_token, Fixture};
 use crate::http::Conn;
 use crate::peers::Target;
-use crate::scenarios::{iteration, prepare, Kind, Scenario, VuState};
+use crate::scenarios::{iteration, prepare, Answers, Kind, Scenario, VuState};
 
 /// One scenario's figures on one server.
 pub struct Outcome {
@@ -20,6 +20,9 @@ pub struct Outcome {
     pub ok: u64,
     pub errors: u64,
     pub first_error: Option<String>,
+    /// The good answers by kind, where a scenario has several (device
+    /// polls: `authorization_pending`, `slow_down`).
+    pub answers: Answers,
     pub rps: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -54,7 +57,8 @@ pub async fn run_scenario(
         duration,
         keep_trace,
     } = window;
-    // What the users share (a token to exchange) is made before the clock starts, like their own setup below.
+    // What the users share (a token to exchange, device codes to poll) is
+    // made before the clock starts, like their own setup below.
     let prepared = match prepare(s.kind, &f, duration).await {
         Ok(p) => Arc::new(p),
         Err(e) => return Outcome::not_run(s, concurrency, f.target, e),
@@ -93,7 +97,7 @@ pub async fn run_scenario(
             ready.wait().await;
             let mut conn = match setup {
                 Ok(c) => c,
-                Err(e) => return (latencies, 1, Some(e)),
+                Err(e) => return (latencies, 1, Some(e), state.answers),
             };
             let deadline = Instant::now() + duration;
             while Instant::now() < deadline {
@@ -117,9 +121,9 @@ pub async fn run_scenario(
                 }
             }
             if background {
-                return (Vec::new(), errors, first_error);
+                return (Vec::new(), errors, first_error, Answers::default());
             }
-            (latencies, errors, first_error)
+            (latencies, errors, first_error, state.answers)
         }));
     }
     ready.wait().await;
@@ -130,8 +134,10 @@ pub async fn run_scenario(
     let mut all = Vec::new();
     let mut trace = Vec::new();
     let (mut errors, mut first_error) = (0, None);
+    let mut answers = Answers::default();
     for (vu, t) in tasks.into_iter().enumerate() {
-        if let Ok((lat, e, fe)) = t.await {
+        if let Ok((lat, e, fe, a)) = t.await {
+            answers.merge(&a);
             all.extend(lat.iter().map(|&(_, latency)| latency));
             if keep_trace {
                 trace.extend(
@@ -166,6 +172,7 @@ pub async fn run_scenario(
         ok: all.len() as u64,
         errors,
         first_error,
+        answers,
         rps: all.len() as f64 / elapsed,
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
@@ -185,6 +192,7 @@ impl Outcome {
             ok: 0,
             errors: 1,
             first_error: Some(format!("setup: {why}")),
+            answers: Answers::default(),
             rps: 0.0,
             p50_ms: 0.0,
             p99_ms: 0.0,

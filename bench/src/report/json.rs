@@ -9,7 +9,7 @@ use crate::peers::Target;
 
 /// Pretty-printed, one row per scenario and server; a scenario with a
 /// target also has `target` and `target_met` (null: not measurable in this
-/// run).
+/// run), one with several kinds of good answer `answers`.
 pub fn results(outcomes: &[Outcome], verdicts: &[Verdict]) -> Result<String, String> {
     let rows: Vec<Value> = outcomes
         .iter()
@@ -21,6 +21,15 @@ pub fn results(outcomes: &[Outcome], verdicts: &[Verdict]) -> Result<String, Str
                 "cpu_idle_pct": o.cpu.map(|c| c.idle_pct), "cpu_stolen_pct": o.cpu.map(|c| c.stolen_pct),
                 "server_cpu_us_per_request": o.server_cpu_us,
             });
+            if !o.answers.0.is_empty() {
+                let answers: serde_json::Map<String, Value> = o
+                    .answers
+                    .0
+                    .iter()
+                    .map(|(kind, n)| ((*kind).to_owned(), Value::from(*n)))
+                    .collect();
+                row["answers"] = answers.into();
+            }
             if let Some(v) = verdicts
                 .iter()
                 .find(|v| o.server == Target::Portcullis && v.scenario == o.name)

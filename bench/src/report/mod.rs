@@ -51,13 +51,19 @@ pub fn print_outcome(outcome: &Outcome) {
         peer => format!("{} {}", peer.label(), outcome.name),
     };
     println!(
-        "{:<40} c={:<3} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}{}{}",
+        "{:<40} c={:<3} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}{}{}{}",
         name,
         outcome.concurrency,
         outcome.rps,
         outcome.p50_ms,
         outcome.p99_ms,
         outcome.errors,
+        outcome
+            .answers
+            .0
+            .iter()
+            .map(|(kind, n)| format!("  {kind} {n}"))
+            .collect::<String>(),
         outcome
             .cpu
             .map(|c| format!(

@@ -8,17 +8,39 @@ use hyper::Method;
 use serde_json::Value;
 
 use super::auth_code::auth_code_flow;
-use super::{token_exchange, Kind, Prepared};
+use super::{device_code, token_exchange, Kind, Prepared};
 use crate::fixture::{password_client, password_tokens, refresh_token_of, Fixture};
 use crate::http::{basic, expect, form, json, Conn};
 use crate::peers::Target;
 
-/// State a virtual user carries between requests (its refresh token), and
-/// what its scenario prepared.
+/// State a virtual user carries between requests (its refresh token),
+/// what its scenario prepared, and how many of each kind of good answer it
+/// got where a scenario has several.
 #[derive(Default)]
 pub struct VuState {
     pub refresh_token: Option<String>,
     pub prepared: Arc<Prepared>,
+    pub answers: Answers,
+}
+
+/// Good answers by kind (a device poll's `authorization_pending` or
+/// `slow_down`), in the order first seen.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Answers(pub Vec<(&'static str, u64)>);
+
+impl Answers {
+    pub fn count(&mut self, kind: &'static str, n: u64) {
+        match self.0.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, total)) => *total += n,
+            None => self.0.push((kind, n)),
+        }
+    }
+
+    pub fn merge(&mut self, other: &Answers) {
+        for &(kind, n) in &other.0 {
+            self.count(kind, n);
+        }
+    }
 }
 
 /// One iteration of a scenario; every response is checked.
@@ -150,6 +172,35 @@ pub async fn iteration(
         Kind::TokenExchange { .. } => {
             token_exchange::exchange(conn, f, state.prepared.body()?).await?
         }
+        Kind::DevicePoll => {
+            let answer = device_code::poll(conn, state.prepared.next_body()?).await?;
+            state.answers.count(answer, 1);
+        }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_add_up_by_kind_in_the_order_first_seen() {
+        let mut a = Answers::default();
+        a.count("authorization_pending", 1);
+        a.count("slow_down", 1);
+        a.count("slow_down", 1);
+        let mut b = Answers::default();
+        b.count("slow_down", 5);
+        b.count("expired", 1);
+        a.merge(&b);
+        assert_eq!(
+            a.0,
+            [
+                ("authorization_pending", 1),
+                ("slow_down", 7),
+                ("expired", 1)
+            ]
+        );
+    }
 }

@@ -1,10 +1,11 @@
 //! What a scenario sets up once, before its clock starts, and its virtual
 //! users share: the token-exchange request (with the user's token bought
-//! just before).
+//! just before), the device codes the polls go round.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::{token_exchange, Kind};
+use super::{device_code, token_exchange, Kind};
 use crate::fixture::Fixture;
 use crate::peers::Target;
 
@@ -15,12 +16,27 @@ pub enum Prepared {
     Nothing,
     /// One request body, the same for every request.
     Body(String),
+    /// Request bodies taken in turn by all the users together.
+    RoundRobin {
+        bodies: Vec<String>,
+        next: AtomicUsize,
+    },
 }
 
 impl Prepared {
     pub fn body(&self) -> Result<&str, String> {
         match self {
             Prepared::Body(b) => Ok(b),
+            _ => Err("the scenario was not prepared".into()),
+        }
+    }
+
+    /// The next body in turn, wrapping round.
+    pub fn next_body(&self) -> Result<&str, String> {
+        match self {
+            Prepared::RoundRobin { bodies, next } if !bodies.is_empty() => {
+                Ok(&bodies[next.fetch_add(1, Ordering::Relaxed) % bodies.len()])
+            }
             _ => Err("the scenario was not prepared".into()),
         }
     }
@@ -36,6 +52,13 @@ pub async fn prepare(kind: Kind, f: &Fixture, duration: Duration) -> Result<Prep
         Kind::TokenExchange { actor } => token_exchange::prepare(f, actor, duration)
             .await
             .map(Prepared::Body),
+        Kind::DevicePoll => {
+            let bodies = device_code::prepare(f, device_code::DEVICE_CODES, duration).await?;
+            Ok(Prepared::RoundRobin {
+                bodies,
+                next: AtomicUsize::new(0),
+            })
+        }
         _ => Ok(Prepared::Nothing),
     }
 }
@@ -44,8 +67,8 @@ pub async fn prepare(kind: Kind, f: &Fixture, duration: Duration) -> Result<Prep
 /// the window itself.
 const SLACK: Duration = Duration::from_secs(15);
 
-/// Checks that something made before the clock starts (a token) still
-/// lives when the window closes: `lifetime` as the server gave it
+/// Checks that something made before the clock starts (a token, a device
+/// code) still lives when the window closes: `lifetime` as the server gave it
 /// (`expires_in`); `setting` is the server's variable for it, which the
 /// server the benchmark starts takes from the benchmark's environment.
 pub fn lives_through(
@@ -67,6 +90,23 @@ pub fn lives_through(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn round_robin_goes_round_every_body() {
+        let p = Prepared::RoundRobin {
+            bodies: vec!["a".into(), "b".into(), "c".into()],
+            next: AtomicUsize::new(0),
+        };
+        let taken: Vec<&str> = (0..7).map(|_| p.next_body().unwrap()).collect();
+        assert_eq!(taken, ["a", "b", "c", "a", "b", "c", "a"]);
+        assert!(p.body().is_err());
+        let empty = Prepared::RoundRobin {
+            bodies: Vec::new(),
+            next: AtomicUsize::new(0),
+        };
+        assert!(empty.next_body().is_err());
+        assert!(Prepared::Nothing.next_body().is_err());
+    }
 
     #[test]
     fn a_body_is_there_only_when_prepared() {
