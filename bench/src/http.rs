@@ -65,7 +65,11 @@ impl Conn {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        if body.is_some() {
+        // A form unless the caller names another type (JSON for /register).
+        let typed = headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        if body.is_some() && !typed {
             req = req.header("content-type", "application/x-www-form-urlencoded");
         }
         let req = req

@@ -94,6 +94,11 @@ pub fn start_server(o: &Options) -> Result<Server, String> {
         // the brute-force counters would only see successes, but keep them out.
         ("PORTCULLIS_LOGIN_MAX_FAILURES", "0".into()),
         ("PORTCULLIS_LOGIN_SLOW_AFTER", "0".into()),
+        // The registration scenario: /register open, and no per-address
+        // limit (every request comes from 127.0.0.1). Open registration
+        // also names registration_endpoint in the discovery document.
+        ("PORTCULLIS_REGISTRATION", "open".into()),
+        ("PORTCULLIS_REGISTRATION_RATE_LIMIT", "0".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -8,7 +8,7 @@ use hyper::Method;
 use serde_json::Value;
 
 use super::auth_code::auth_code_flow;
-use super::{device_code, token_exchange, Kind, Prepared};
+use super::{device_code, registration, token_exchange, Kind, Prepared};
 use crate::fixture::{password_client, password_tokens, refresh_token_of, Fixture};
 use crate::http::{basic, expect, form, json, Conn};
 use crate::peers::Target;
@@ -176,6 +176,7 @@ pub async fn iteration(
             let answer = device_code::poll(conn, state.prepared.next_body()?).await?;
             state.answers.count(answer, 1);
         }
+        Kind::Register => registration::register(conn).await?,
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ mod auth_code;
 pub mod device_code;
 mod iteration;
 mod prepare;
+mod registration;
 pub mod token_exchange;
 
 pub use iteration::{iteration, Answers, VuState};
@@ -40,6 +41,9 @@ pub enum Kind {
     /// (`authorization_pending`, or `slow_down` as it polls too fast),
     /// round-robin over device codes made before the clock starts.
     DevicePoll,
+    /// RFC 7591: an application registers itself (a new confidential
+    /// client per request).
+    Register,
 }
 
 /// A scenario as the table and `--scenarios` name it.
@@ -154,7 +158,7 @@ pub fn scenarios() -> Vec<Scenario> {
             },
         ),
         // Added last: the scenarios above run as they did before, without
-        // the rows these leave (device codes) in the database.
+        // the rows these leave (device codes, clients) in the database.
         held(
             "token_exchange-ES256",
             Kind::TokenExchange { actor: false },
@@ -171,6 +175,12 @@ pub fn scenarios() -> Vec<Scenario> {
             Kind::DevicePoll,
             Min::PerSecond(20_000.0),
             true,
+        ),
+        held(
+            "dynamic_registration",
+            Kind::Register,
+            Min::PerSecond(1_000.0),
+            false,
         ),
     ]
 }
