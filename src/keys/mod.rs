@@ -6,6 +6,7 @@ pub mod lifecycle;
 pub mod manager;
 pub mod material;
 pub mod signer;
+mod verified;
 
 pub use kek::{Kek, Keyring};
 pub use manager::{Expiring, Expiry, JwksDocument, KeyManager, Signer};

@@ -5,11 +5,15 @@
 use std::fmt;
 use std::str::FromStr;
 
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment};
+use diesel::sql_types::{BigInt, Text};
+use diesel::sqlite::Sqlite;
 
 use super::refresh_tokens::{self, RefreshTokenRow};
 use super::schema::device_codes as dc;
-use super::{DbConnection, StoreError};
+use super::{on_backend, static_query, DbConnection, StoreError};
 
 /// Where a device authorization request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,15 +100,19 @@ pub fn insert(conn: &mut DbConnection, row: DeviceCodeRow) -> Result<(), StoreEr
         .map_err(|e| StoreError::conflict_on_unique(e, "user code"))
 }
 
+/// On the concrete connection: a device polls this several times a second
+/// per code, and there the statement is prepared once (see `store/mod.rs`).
 pub fn find_by_hash(
     conn: &mut DbConnection,
     device_code_hash: &str,
 ) -> Result<Option<DeviceCodeRow>, StoreError> {
-    Ok(dc::table
-        .find(device_code_hash)
-        .select(DeviceCodeRow::as_select())
-        .get_result(conn)
-        .optional()?)
+    Ok(on_backend!(conn, |c| {
+        dc::table
+            .find(device_code_hash)
+            .select(DeviceCodeRow::as_select())
+            .get_result(c)
+            .optional()
+    })?)
 }
 
 /// The pending, unexpired request a person's user code names.
@@ -133,22 +141,54 @@ pub fn record_poll(
     step: i64,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let target = dc::table
-        .find(&row.device_code_hash)
-        .filter(dc::status.eq(DeviceStatus::Pending.as_str()))
-        .filter(dc::poll_interval.eq(row.poll_interval));
-    let interval = row.poll_interval + if slowed { step } else { 0 };
-    let set = (dc::poll_interval.eq(interval), dc::last_polled_at.eq(now));
-    let n = match row.last_polled_at {
-        Some(at) => diesel::update(target.filter(dc::last_polled_at.eq(at)))
-            .set(set)
-            .execute(conn)?,
-        None => diesel::update(target.filter(dc::last_polled_at.is_null()))
-            .set(set)
-            .execute(conn)?,
+    let poll = RecordPoll {
+        hash: &row.device_code_hash,
+        interval: row.poll_interval + if slowed { step } else { 0 },
+        now,
+        read_interval: row.poll_interval,
+        read_last: row.last_polled_at.unwrap_or(NEVER_POLLED),
     };
+    let n = on_backend!(conn, |c| poll.execute(c))?;
     Ok(n == 1)
 }
+
+/// `last_polled_at` of a code never polled, as [`RecordPoll`] compares it.
+const NEVER_POLLED: i64 = -1;
+
+/// The poll's UPDATE as a query type of its own: always the same SQL, so
+/// prepared once per connection (diesel's own UPDATE is prepared anew on
+/// every call — a sixth of the SQLite writer's time under polling load).
+struct RecordPoll<'a> {
+    hash: &'a str,
+    interval: i64,
+    now: i64,
+    read_interval: i64,
+    read_last: i64,
+}
+
+macro_rules! record_poll_on {
+    ($($backend:ty),*) => {$(
+        impl QueryFragment<$backend> for RecordPoll<'_> {
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, $backend>) -> QueryResult<()> {
+                out.push_sql("UPDATE device_codes SET poll_interval = ");
+                out.push_bind_param::<BigInt, _>(&self.interval)?;
+                out.push_sql(", last_polled_at = ");
+                out.push_bind_param::<BigInt, _>(&self.now)?;
+                out.push_sql(" WHERE device_code_hash = ");
+                out.push_bind_param::<Text, _>(self.hash)?;
+                out.push_sql(" AND status = 'pending' AND poll_interval = ");
+                out.push_bind_param::<BigInt, _>(&self.read_interval)?;
+                out.push_sql(" AND COALESCE(last_polled_at, ");
+                out.push_bind_param::<BigInt, _>(&NEVER_POLLED)?;
+                out.push_sql(") = ");
+                out.push_bind_param::<BigInt, _>(&self.read_last)?;
+                Ok(())
+            }
+        }
+    )*};
+}
+record_poll_on!(Sqlite, Pg);
+static_query!(RecordPoll);
 
 /// The person's decision on a pending request: true if it was still
 /// pending (and unexpired), so exactly one decision counts.

@@ -67,3 +67,17 @@ macro_rules! on_backend {
     };
 }
 pub(crate) use on_backend;
+
+/// A query type that always writes the same SQL: its id lets diesel find
+/// the prepared statement by type. For hot-path statements written as
+/// `QueryFragment`s of their own (refresh rotation, device polls).
+macro_rules! static_query {
+    ($($query:ident),*) => {$(
+        impl diesel::query_builder::QueryId for $query<'_> {
+            type QueryId = $query<'static>;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+        impl<Conn> diesel::RunQueryDsl<Conn> for $query<'_> {}
+    )*};
+}
+pub(crate) use static_query;

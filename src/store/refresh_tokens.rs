@@ -4,14 +4,14 @@
 use diesel::backend::Backend;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::query_builder::{AstPass, QueryFragment};
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, HasSqlType, Nullable, Text};
 use diesel::sqlite::Sqlite;
 
 use super::schema::{refresh_tokens as rt, users};
 use super::users::UserRow;
-use super::{on_backend, DbConnection, StoreError};
+use super::{on_backend, static_query, DbConnection, StoreError};
 
 // Not `Insertable`: rows are written by `InsertRow` below, one statement
 // that diesel keeps prepared.
@@ -293,17 +293,6 @@ impl QueryFragment<Pg> for SpendAndInsert<'_> {
     }
 }
 
-/// A query type that always writes the same SQL: its id lets diesel find
-/// the prepared statement by type.
-macro_rules! static_query {
-    ($($query:ident),*) => {$(
-        impl QueryId for $query<'_> {
-            type QueryId = $query<'static>;
-            const HAS_STATIC_QUERY_ID: bool = true;
-        }
-        impl<Conn> RunQueryDsl<Conn> for $query<'_> {}
-    )*};
-}
 static_query!(Spend, InsertRow, SpendAndInsert);
 
 #[cfg(test)]

@@ -70,6 +70,9 @@ async fn rotation_keeps_old_tokens_verifiable_and_revocation_removes_the_key() {
     assert_eq!(state(&old_kid).as_deref(), Some("retired"));
     assert_eq!(state(&new_kid).as_deref(), Some("active"));
 
+    // The server has verified the old token (and remembers that it did)...
+    let info = app.introspect(&old_token, ("app", &secret)).await;
+    assert_eq!(info["active"], true);
     let out = app.cli(&["keys", "revoke", &old_kid], None);
     assert!(
         out.status.success(),
@@ -78,6 +81,11 @@ async fn rotation_keeps_old_tokens_verifiable_and_revocation_removes_the_key() {
     );
     eventually("the revoked key leaves the JWKS", || async {
         app.jwks().await.find(&old_kid).is_none()
+    })
+    .await;
+    // ...and still refuses it once its key is revoked.
+    eventually("the server refuses the revoked key's token", || async {
+        app.introspect(&old_token, ("app", &secret)).await["active"] == false
     })
     .await;
     assert!(app
