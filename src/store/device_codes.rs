@@ -8,7 +8,7 @@ use std::str::FromStr;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment};
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{BigInt, Bool, Text};
 use diesel::sqlite::Sqlite;
 
 use super::refresh_tokens::{self, RefreshTokenRow};
@@ -83,6 +83,8 @@ pub struct DeviceCodeRow {
     pub expires_at: i64,
     pub poll_interval: i64,
     pub last_polled_at: Option<i64>,
+    /// Answered `slow_down` since its last on-time poll.
+    pub slowed: bool,
     #[diesel(deserialize_as = String, serialize_as = String)]
     pub status: DeviceStatus,
     pub user_id: Option<String>,
@@ -130,20 +132,23 @@ pub fn find_pending_by_user_code(
         .optional()?)
 }
 
-/// Records a poll. `slowed`: it came too early, so the interval grows by
-/// `step`. Conditional on the interval the caller read, so that of two
-/// polls racing (at two replicas) only one counts as on time. Returns
-/// whether this poll's update won.
+/// Records a poll: on time (`early` false), or too early the first time
+/// since the last on-time poll, which makes the interval `step` longer and
+/// marks the code `slowed` (an early poll of a code already slowed needs no
+/// write at all). Conditional on what the caller read, so that of two polls
+/// racing (at two replicas) only one counts. Returns whether this poll's
+/// update won.
 pub fn record_poll(
     conn: &mut DbConnection,
     row: &DeviceCodeRow,
-    slowed: bool,
+    early: bool,
     step: i64,
     now: i64,
 ) -> Result<bool, StoreError> {
     let poll = RecordPoll {
         hash: &row.device_code_hash,
-        interval: row.poll_interval + if slowed { step } else { 0 },
+        interval: row.poll_interval + if early { step } else { 0 },
+        slowed: early,
         now,
         read_interval: row.poll_interval,
         read_last: row.last_polled_at.unwrap_or(NEVER_POLLED),
@@ -161,6 +166,7 @@ const NEVER_POLLED: i64 = -1;
 struct RecordPoll<'a> {
     hash: &'a str,
     interval: i64,
+    slowed: bool,
     now: i64,
     read_interval: i64,
     read_last: i64,
@@ -172,6 +178,8 @@ macro_rules! record_poll_on {
             fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, $backend>) -> QueryResult<()> {
                 out.push_sql("UPDATE device_codes SET poll_interval = ");
                 out.push_bind_param::<BigInt, _>(&self.interval)?;
+                out.push_sql(", slowed = ");
+                out.push_bind_param::<Bool, _>(&self.slowed)?;
                 out.push_sql(", last_polled_at = ");
                 out.push_bind_param::<BigInt, _>(&self.now)?;
                 out.push_sql(" WHERE device_code_hash = ");

@@ -194,6 +194,7 @@ diesel::table! {
         expires_at -> BigInt,
         poll_interval -> BigInt,
         last_polled_at -> Nullable<BigInt>,
+        slowed -> Bool,
         status -> Text,
         user_id -> Nullable<Text>,
         session_id -> Nullable<Text>,

@@ -149,12 +149,25 @@ async fn a_device_gets_its_tokens_once_after_the_person_approves() {
         error(&poll(&app, device_code).await),
         (400, "authorization_pending")
     );
-    // Too soon: slow_down, and the interval is now 10 s.
+    // Too soon: slow_down, and the interval is now 10 s from that poll.
     app.advance(3);
     assert_eq!(error(&poll(&app, device_code).await), (400, "slow_down"));
+    // Still too soon: slow_down again, but the interval grows once per
+    // early spell, not per request...
     app.advance(6);
     assert_eq!(error(&poll(&app, device_code).await), (400, "slow_down"));
-    app.advance(15);
+    // ...so 10 s after the first slow_down the device is on time.
+    app.advance(4);
+    assert_eq!(
+        error(&poll(&app, device_code).await),
+        (400, "authorization_pending")
+    );
+    // Early again: 15 s now.
+    app.advance(1);
+    assert_eq!(error(&poll(&app, device_code).await), (400, "slow_down"));
+    app.advance(14);
+    assert_eq!(error(&poll(&app, device_code).await), (400, "slow_down"));
+    app.advance(1);
     assert_eq!(
         error(&poll(&app, device_code).await),
         (400, "authorization_pending")

@@ -38,6 +38,9 @@ CREATE TABLE device_codes (
     expires_at       BIGINT NOT NULL,
     poll_interval    BIGINT NOT NULL,
     last_polled_at   BIGINT,
+    -- Answered slow_down since its last on-time poll: further early polls
+    -- are answered from this, without a write.
+    slowed           BOOLEAN NOT NULL DEFAULT FALSE,
     status           TEXT NOT NULL,
     user_id          TEXT REFERENCES users (id) ON DELETE CASCADE,
     session_id       TEXT,

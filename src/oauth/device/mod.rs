@@ -82,6 +82,7 @@ pub async fn authorize(
         expires_at: now + protocol.device_code_ttl,
         poll_interval: protocol.device_poll_interval,
         last_polled_at: None,
+        slowed: false,
         status: DeviceStatus::Pending,
         user_id: None,
         session_id: None,

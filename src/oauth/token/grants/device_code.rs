@@ -61,6 +61,13 @@ pub async fn run(
     }
 }
 
+fn slow_down() -> Result<Polled, StoreError> {
+    Ok(Polled::Refused(Error::new(
+        ErrorCode::SlowDown,
+        "polling too fast: wait 5 seconds more between polls",
+    )))
+}
+
 /// One poll, on a blocking thread.
 fn poll(
     conn: &mut DbConnection,
@@ -92,14 +99,18 @@ fn poll(
             let early = row
                 .last_polled_at
                 .is_some_and(|at| now < at + row.poll_interval);
+            // Already told to slow down and still early: the answer is the
+            // same and nothing changes, so nothing is written — a device
+            // polling in a tight loop costs a read per poll, and its
+            // interval grows once per early spell, not without bound.
+            if early && row.slowed {
+                return slow_down();
+            }
             // A lost race means another poll of this code landed at the
             // same moment: that is polling too fast as well.
             let counted = rows::record_poll(conn, &row, early, SLOW_DOWN_STEP, now)?;
             return if early || !counted {
-                refuse(
-                    ErrorCode::SlowDown,
-                    "polling too fast: wait 5 seconds more between polls",
-                )
+                slow_down()
             } else {
                 refuse(
                     ErrorCode::AuthorizationPending,
