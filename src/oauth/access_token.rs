@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::clients::Client;
 use super::Context;
 use crate::keys::{Expiring, Expiry, KeyError};
 use crate::store::users::{self, UserRow};
@@ -86,6 +87,18 @@ pub struct AccessToken {
     /// RFC 8693 §4.1: who acts for the subject, on an exchanged token.
     #[serde(default)]
     pub act: Option<serde_json::Value>,
+}
+
+impl AccessToken {
+    /// Whether the token is meant for `client` as a resource server: its
+    /// client id or its registered audience is in `aud`.
+    pub fn addressed_to(&self, client: &Client) -> bool {
+        self.aud.contains(&client.client_id)
+            || client
+                .audience
+                .as_deref()
+                .is_some_and(|a| self.aud.contains(a))
+    }
 }
 
 impl Expiring for AccessToken {

@@ -43,12 +43,7 @@ pub fn looks_like_jwt(token: &str) -> bool {
 /// May `caller` see this access token? Its own tokens, and those meant for
 /// it as a resource server (its client_id or registered audience in `aud`).
 fn visible_to(claims: &AccessToken, caller: &Client) -> bool {
-    claims.client_id == caller.client_id
-        || claims.aud.contains(&caller.client_id)
-        || caller
-            .audience
-            .as_deref()
-            .is_some_and(|a| claims.aud.contains(a))
+    claims.client_id == caller.client_id || claims.addressed_to(caller)
 }
 
 fn inactive() -> Value {

@@ -16,7 +16,6 @@ use super::consent::{scope_lines, ScopeLine};
 use super::login::{set_session_cookie, sign_in, throttled_page, SignedIn};
 use super::{page_builder, render};
 use crate::accounts::login::Attempt;
-use crate::accounts::sessions::LiveSession;
 use crate::http::errors::PageError;
 use crate::http::extract::{cookie, current_session, parse_query, read_form, session_cookie};
 use crate::http::State;
@@ -184,13 +183,14 @@ fn login_page(
     )
 }
 
-fn confirm_page(pending: &Pending, session: &LiveSession, token: &str) -> HttpResponse {
+/// The confirmation page for `username`, the signed-in person.
+fn confirm_page(pending: &Pending, username: &str, token: &str) -> HttpResponse {
     let scope = Scope::parse(&pending.row.scope).unwrap_or_default();
     render(
         page_builder(StatusCode::OK),
         &ConfirmPage {
             client_name: &pending.client.name,
-            username: &session.user.username,
+            username,
             scopes: scope_lines(&scope),
             csrf_token: token,
             user_code: &pending.shown,
@@ -211,7 +211,9 @@ pub async fn device_submit(
     };
     let another = form.params.get("another_account").is_some();
     match current_session(&req, &state).await? {
-        Some(session) if !another => Ok(confirm_page(&pending, &session, &form.token)),
+        Some(session) if !another => {
+            Ok(confirm_page(&pending, &session.user.username, &form.token))
+        }
         _ => Ok(login_page(StatusCode::OK, &pending, &form.token, "", None)),
     }
 }
@@ -247,20 +249,15 @@ pub async fn device_login(
         via: format!("device-page:{}", pending.client.client_id),
         address: form.typist.address.clone(),
     };
-    let session_value = match sign_in(&state, "device_page", attempt, session_cookie(&req)).await? {
-        SignedIn::Yes { session, .. } => session,
-        SignedIn::No(None) => return Ok(failed()),
-        SignedIn::No(Some(page)) => return Ok(page),
-    };
-    let ctx = &state.ctx;
-    let now = ctx.now();
-    let value = session_value.clone();
-    let session = ctx
-        .db
-        .run(move |conn| crate::accounts::sessions::find(conn, &value, now))
-        .await?
-        .ok_or_else(|| PageError::Internal("a session just started is not live".into()))?;
-    let mut res = confirm_page(&pending, &session, &form.token);
+    // The user signed in is the one the page names: no need to read the
+    // session back.
+    let (user, session_value) =
+        match sign_in(&state, "device_page", attempt, session_cookie(&req)).await? {
+            SignedIn::Yes { user, session } => (user, session),
+            SignedIn::No(None) => return Ok(failed()),
+            SignedIn::No(Some(page)) => return Ok(page),
+        };
+    let mut res = confirm_page(&pending, &user.username, &form.token);
     set_session_cookie(&mut res, session_value, &state)?;
     Ok(res)
 }

@@ -4,6 +4,7 @@
 //! user (`act`, nested along a chain: delegation); without one it simply is
 //! the user's (impersonation), which only clients registered for it may do.
 
+use futures_util::future::join;
 use serde_json::{json, Map, Value};
 
 use super::Granted;
@@ -78,28 +79,25 @@ pub async fn run(
     let audience = targets(client, &exchange.audiences, resources)?;
     let invalid =
         |what: &str| Error::invalid_grant(format!("the {what} is invalid, expired or revoked"));
-    let subject = access_token::validate(ctx, &exchange.subject_token)
-        .await?
-        .ok_or_else(|| invalid("subject token"))?;
+    // Both tokens at once: each is a trip to the database.
+    let actor = async {
+        match &exchange.actor_token {
+            None => Ok(None),
+            Some(token) => access_token::validate(ctx, token).await.map(Some),
+        }
+    };
+    let (subject, actor) = join(access_token::validate(ctx, &exchange.subject_token), actor).await;
+    let subject = subject?.ok_or_else(|| invalid("subject token"))?;
     // The exchanging client is the service the token was meant for.
-    let addressed = subject.claims.aud.contains(&client.client_id)
-        || client
-            .audience
-            .as_deref()
-            .is_some_and(|a| subject.claims.aud.contains(a));
-    if !addressed {
+    if !subject.claims.addressed_to(client) {
         return Err(Error::invalid_grant(
             "the subject token was not issued to this client (see its aud)",
         ));
     }
-    let act = match &exchange.actor_token {
+    let act = match actor? {
         None => subject.claims.act.clone(),
-        Some(token) => {
-            let actor = access_token::validate(ctx, token)
-                .await?
-                .ok_or_else(|| invalid("actor token"))?;
-            Some(delegation(&actor, subject.claims.act.as_ref()))
-        }
+        Some(None) => return Err(invalid("actor token")),
+        Some(Some(actor)) => Some(delegation(&actor, subject.claims.act.as_ref())),
     };
     let subject_scope = Scope::from_stored(&subject.claims.scope)?;
     let scope = Scope::grant(exchange.scope.as_deref(), &subject_scope).map_err(|_| {
