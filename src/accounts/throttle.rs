@@ -40,6 +40,16 @@ pub struct Keys {
     address: Option<String>,
 }
 
+/// The counters of another kind of guess than a password (a device's user
+/// code): `who` stands where the username does, and both counters are
+/// named by `kind`, so they never share a budget with password logins.
+pub fn guess_keys(kind: &str, who: &str, address: Option<&str>) -> Keys {
+    Keys {
+        user: format!("{kind}:{who}"),
+        address: address.map(|a| format!("{kind}-addr:{a}")),
+    }
+}
+
 pub fn keys(username: &str, address: Option<&str>) -> Keys {
     Keys {
         // Case-folded so `Alice` and `alice` share a budget.

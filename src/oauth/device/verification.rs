@@ -3,11 +3,12 @@
 //! and per browser, across replicas — and the person's approval or denial.
 
 use crate::accounts::sessions::LiveSession;
+use crate::accounts::throttle::{self, Policy, Verdict};
 use crate::audit;
 use crate::oauth::clients::Client;
 use crate::oauth::Context;
 use crate::store::device_codes::{self as rows, Decision, DeviceCodeRow};
-use crate::store::{throttle, StoreError};
+use crate::store::StoreError;
 
 use super::user_code;
 
@@ -15,6 +16,14 @@ use super::user_code;
 /// [`WRONG_CODE_WINDOW`] before the page refuses to look any more up.
 pub const MAX_WRONG_CODES: i64 = 10;
 pub const WRONG_CODE_WINDOW: i64 = 900;
+
+/// The login throttle's mechanism, with these limits and no slowing down.
+const WRONG_CODES: Policy = Policy {
+    max_per_user: MAX_WRONG_CODES,
+    max_per_address: MAX_WRONG_CODES,
+    slow_after: 0,
+    window: WRONG_CODE_WINDOW,
+};
 
 /// Who is typing: the counters a wrong code is charged to.
 pub struct Typist {
@@ -24,15 +33,9 @@ pub struct Typist {
 }
 
 impl Typist {
-    fn keys(&self) -> Vec<String> {
-        let mut keys = vec![format!(
-            "device-browser:{}",
-            crate::secrets::sha256_hex(&self.browser)
-        )];
-        if let Some(a) = &self.address {
-            keys.push(format!("device-addr:{a}"));
-        }
-        keys
+    fn keys(&self) -> throttle::Keys {
+        let browser = crate::secrets::sha256_hex(&self.browser);
+        throttle::guess_keys("device", &browser, self.address.as_deref())
     }
 }
 
@@ -57,41 +60,24 @@ pub enum Lookup {
 pub async fn find(ctx: &Context, typed: &str, typist: &Typist) -> Result<Lookup, StoreError> {
     let now = ctx.now();
     let keys = typist.keys();
-    let code = user_code::normalize(typed);
-    let found = ctx
-        .db
-        .run({
-            let keys = keys.clone();
-            move |conn| {
-                let since = now - WRONG_CODE_WINDOW;
-                for key in &keys {
-                    let (failures, last) = throttle::failures(conn, key, since)?;
-                    if failures >= MAX_WRONG_CODES {
-                        let retry_after = (last + WRONG_CODE_WINDOW - now).max(1);
-                        return Ok::<_, StoreError>(Err(retry_after));
-                    }
-                }
-                match &code {
-                    Some(code) => Ok(Ok(rows::find_pending_by_user_code(conn, code, now)?)),
-                    None => Ok(Ok(None)),
-                }
-            }
-        })
-        .await?;
-    let row = match found {
-        Err(retry_after) => return Ok(Lookup::Throttled { retry_after }),
-        Ok(Some(row)) => row,
-        Ok(None) => {
+    if let Verdict::Refuse { retry_after } =
+        throttle::check(&ctx.db, &WRONG_CODES, &keys, now).await?
+    {
+        return Ok(Lookup::Throttled { retry_after });
+    }
+    let found = match user_code::normalize(typed) {
+        Some(code) => {
             ctx.db
-                .write(move |conn| {
-                    for key in &keys {
-                        throttle::record_failure(conn, key, now, now - WRONG_CODE_WINDOW)?;
-                    }
-                    Ok::<_, StoreError>(())
-                })
-                .await?;
-            return Ok(Lookup::Unknown);
+                .run(move |conn| rows::find_pending_by_user_code(conn, &code, now))
+                .await?
         }
+        None => None,
+    };
+    let Some(row) = found else {
+        ctx.db
+            .write(move |conn| throttle::record(conn, &WRONG_CODES, &keys, false, now))
+            .await?;
+        return Ok(Lookup::Unknown);
     };
     let Some(client) = ctx.clients.get_or_load(&ctx.db, &row.client_id).await? else {
         return Ok(Lookup::Unknown);
