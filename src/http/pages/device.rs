@@ -14,7 +14,7 @@ use askama::Template;
 
 use super::consent::{scope_lines, ScopeLine};
 use super::login::{set_session_cookie, sign_in, throttled_page, SignedIn};
-use super::{page_builder, render};
+use super::{message_page, page_builder, render};
 use crate::accounts::login::Attempt;
 use crate::http::errors::PageError;
 use crate::http::extract::{cookie, current_session, parse_query, read_form, session_cookie};
@@ -53,13 +53,6 @@ struct ConfirmPage<'a> {
     scopes: Vec<ScopeLine>,
     csrf_token: &'a str,
     user_code: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "device_done.html")]
-struct DonePage<'a> {
-    title: &'a str,
-    message: &'a str,
 }
 
 const UNKNOWN_CODE: &str =
@@ -295,5 +288,5 @@ pub async fn device_confirm(
             "The device was not given access. You can close this page.",
         ),
     };
-    Ok(render(page_builder(status), &DonePage { title, message }))
+    Ok(message_page(status, title, message))
 }

@@ -65,6 +65,12 @@ pub fn render(mut builder: HttpResponseBuilder, page: &impl Template) -> HttpRes
 
 /// A readable error page.
 pub fn error(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    message_page(status, title, message)
+}
+
+/// A page that says one thing: a title and a message (errors, and the end
+/// of a flow such as a connected device).
+pub fn message_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
     render(page_builder(status), &ErrorPage { title, message })
 }
 
