@@ -145,6 +145,8 @@ async fn housekeeping(db: Db, clock: Clock) {
                         + store::authorization::delete_expired(conn, now)?
                         + store::device_codes::delete_expired(conn, now)?
                         + store::revoked_tokens::delete_expired(conn, now)?
+                        + store::seen_jtis::delete_expired(conn, now)?
+                        + store::pushed_requests::delete_expired(conn, now)?
                         + store::throttle::delete_stale(conn, now - 86_400)?
                         + store::registration_tokens::delete_spent(conn, now)?,
                 )

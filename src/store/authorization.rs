@@ -61,6 +61,8 @@ pub struct CodeRow {
     pub family_id: Option<String>,
     /// The resources (RFC 8707) the authorization request named, space-separated.
     pub resources: String,
+    /// The DPoP key the code is bound to (`dpop_jkt`, RFC 9449 §10).
+    pub dpop_jkt: Option<String>,
 }
 
 pub fn insert_code(conn: &mut DbConnection, row: &CodeRow) -> Result<(), StoreError> {

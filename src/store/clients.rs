@@ -76,6 +76,113 @@ impl FromStr for GrantType {
     }
 }
 
+/// How a client authenticates at the token endpoint (RFC 7591 §2
+/// `token_endpoint_auth_method`). A secret client may send its secret
+/// either way (Basic or in the form), as RFC 6749 §2.3.1 allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    /// A public client.
+    None,
+    /// A JWT signed with the client's private key (RFC 7523 §2.2).
+    PrivateKeyJwt,
+}
+
+impl AuthMethod {
+    pub const ALL: [AuthMethod; 4] = [
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::None,
+        AuthMethod::PrivateKeyJwt,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::None => "none",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+
+    /// Authenticates with a shared secret.
+    pub fn uses_secret(self) -> bool {
+        matches!(
+            self,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+        )
+    }
+}
+
+impl fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AuthMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        AuthMethod::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+                format!(
+                    "unknown client authentication method `{s}` (expected one of {})",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+impl TryFrom<String> for AuthMethod {
+    type Error = StoreError;
+    fn try_from(text: String) -> Result<Self, StoreError> {
+        text.parse().map_err(StoreError::Corrupt)
+    }
+}
+
+impl From<AuthMethod> for String {
+    fn from(m: AuthMethod) -> String {
+        m.as_str().to_owned()
+    }
+}
+
+/// A security profile a client is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// FAPI 2.0 Security Profile (private key + DPoP).
+    Fapi2,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Fapi2 => "fapi2",
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "fapi2" | "fapi2-security" | "fapi-2.0" => Ok(Profile::Fapi2),
+            _ => Err(format!("unknown profile `{s}` (expected fapi2)")),
+        }
+    }
+}
+
 /// A list stored as one space-separated text column.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SpaceList<T>(pub Vec<T>);
@@ -137,6 +244,20 @@ pub struct ClientRow {
     pub registration_token_hash: Option<String>,
     /// Registered metadata without a column of its own, as a JSON object.
     pub metadata: String,
+    /// `token_endpoint_auth_method` (RFC 7591 §2).
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub auth_method: AuthMethod,
+    /// The client's public keys as a JWK Set (JSON), for `private_key_jwt`.
+    pub jwks: Option<String>,
+    /// Where the client publishes its JWK Set, for `private_key_jwt`.
+    pub jwks_uri: Option<String>,
+    /// Authorization requests must be pushed (RFC 9126).
+    pub require_par: bool,
+    /// Access tokens must be DPoP-bound (RFC 9449 `dpop_bound_access_tokens`).
+    pub require_dpop: bool,
+    /// The security profile the client was registered under ([`Profile`]
+    /// by name; NULL for none).
+    pub profile: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: ClientRow) -> Result<(), StoreError> {

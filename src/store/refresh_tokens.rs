@@ -36,6 +36,9 @@ pub struct RefreshTokenRow {
     /// The resources (RFC 8707) the family was granted for, space-separated;
     /// empty when none were asked for.
     pub resources: String,
+    /// The DPoP key (RFC 7638 thumbprint) the family is bound to (RFC 9449
+    /// §5: a public client's refresh tokens need its proof).
+    pub dpop_jkt: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &RefreshTokenRow) -> Result<(), StoreError> {
@@ -184,7 +187,7 @@ struct SpendAndInsert<'a> {
 
 const COLUMNS: &str = "id, token_hash, family_id, parent_id, client_id, user_id, scope, \
                        auth_time, issued_at, expires_at, used_at, revoked_at, session_id, \
-                       resources";
+                       resources, dpop_jkt";
 
 impl Spend<'_> {
     fn push<'b, DB>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()>
@@ -228,6 +231,7 @@ where
         revoked_at,
         session_id,
         resources,
+        dpop_jkt,
     } = row;
     macro_rules! bind_each {
         ($first_type:ty = $first:expr $(, $sql_type:ty = $value:expr)*) => {
@@ -252,7 +256,8 @@ where
         Nullable<BigInt> = used_at,
         Nullable<BigInt> = revoked_at,
         Nullable<Text> = session_id,
-        Text = resources
+        Text = resources,
+        Nullable<Text> = dpop_jkt
     );
     Ok(())
 }
@@ -323,6 +328,7 @@ mod tests {
             revoked_at: None,
             session_id: Some(format!("session-{n}")),
             resources: format!("https://api-{n}.example"),
+            dpop_jkt: Some(format!("jkt-{n}")),
         }
     }
 
@@ -373,6 +379,12 @@ mod tests {
                     exchange_audiences: Default::default(),
                     exchange_impersonation: false,
                     dynamic: false,
+                    auth_method: crate::store::clients::AuthMethod::None,
+                    jwks: None,
+                    jwks_uri: None,
+                    require_par: false,
+                    require_dpop: false,
+                    profile: None,
                     registration_token_hash: None,
                     metadata: "{}".into(),
                 },

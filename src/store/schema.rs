@@ -19,6 +19,12 @@ diesel::table! {
         dynamic -> Bool,
         registration_token_hash -> Nullable<Text>,
         metadata -> Text,
+        auth_method -> Text,
+        jwks -> Nullable<Text>,
+        jwks_uri -> Nullable<Text>,
+        require_par -> Bool,
+        require_dpop -> Bool,
+        profile -> Nullable<Text>,
     }
 }
 
@@ -38,6 +44,7 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
         session_id -> Nullable<Text>,
         resources -> Text,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 
@@ -107,6 +114,7 @@ diesel::table! {
         used_at -> Nullable<BigInt>,
         family_id -> Nullable<Text>,
         resources -> Text,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 
@@ -137,9 +145,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     consents,
     device_codes,
     login_attempts,
+    pushed_requests,
     refresh_tokens,
     registration_tokens,
     revoked_access_tokens,
+    seen_jtis,
     sessions,
     signing_keys,
     users,
@@ -202,3 +212,23 @@ diesel::table! {
         decided_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    seen_jtis (jti_hash) {
+        jti_hash -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    pushed_requests (request_uri_hash) {
+        request_uri_hash -> Text,
+        client_id -> Text,
+        params -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(pushed_requests -> clients (client_id));

@@ -84,6 +84,7 @@ pub fn issue_code(
             used_at: None,
             family_id: None,
             resources: request.resources.join(" "),
+            dpop_jkt: None,
         },
     )?;
     Ok(code)

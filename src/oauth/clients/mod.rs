@@ -12,6 +12,9 @@ pub use registration::{
     Registered, RegistrationError, DEFAULT_SCOPE, MIN_SECRET_LEN,
 };
 
+use std::sync::Arc;
+
+use jsonwebtoken::jwk::JwkSet;
 use serde::Serialize;
 
 use super::Scope;
@@ -20,7 +23,7 @@ use crate::secrets;
 use crate::store::clients::{self as rows, ClientRow};
 use crate::store::{DbConnection, StoreError};
 
-pub use crate::store::clients::GrantType;
+pub use crate::store::clients::{AuthMethod, GrantType, Profile};
 
 /// A client as the protocol sees it.
 #[derive(Debug, Clone)]
@@ -49,6 +52,17 @@ pub struct Client {
     pub metadata: serde_json::Map<String, serde_json::Value>,
     /// Unix seconds (RFC 7591's `client_id_issued_at`).
     pub created_at: i64,
+    /// How it authenticates (`token_endpoint_auth_method`).
+    pub auth_method: AuthMethod,
+    /// Its public keys, registered as a JWK Set (`private_key_jwt`).
+    pub jwks: Option<Arc<JwkSet>>,
+    /// Where it publishes its JWK Set (`private_key_jwt`).
+    pub jwks_uri: Option<String>,
+    /// Authorization requests must be pushed (RFC 9126 §5).
+    pub require_par: bool,
+    /// Access tokens must be DPoP-bound (RFC 9449 §5.2).
+    pub require_dpop: bool,
+    pub profile: Option<Profile>,
 }
 
 /// The client as the CLI and the admin API show it: never a secret.
@@ -68,11 +82,22 @@ struct Summary<'a> {
     exchange_audiences: &'a [String],
     exchange_impersonation: bool,
     dynamic: bool,
+    token_endpoint_auth_method: &'static str,
+    jwks: Option<&'a JwkSet>,
+    jwks_uri: Option<&'a str>,
+    require_par: bool,
+    require_dpop: bool,
+    profile: Option<&'static str>,
 }
 
 impl Client {
     pub fn is_public(&self) -> bool {
-        self.secret_hash.is_none()
+        self.auth_method == AuthMethod::None
+    }
+
+    /// Held to the FAPI 2.0 Security Profile.
+    pub fn is_fapi2(&self) -> bool {
+        self.profile == Some(Profile::Fapi2)
     }
 
     /// SHA-256 of the secret, for `client_auth`; `None` for a public client.
@@ -103,6 +128,12 @@ impl Client {
             exchange_audiences: &self.exchange_audiences,
             exchange_impersonation: self.exchange_impersonation,
             dynamic: self.dynamic,
+            token_endpoint_auth_method: self.auth_method.as_str(),
+            jwks: self.jwks.as_deref(),
+            jwks_uri: self.jwks_uri.as_deref(),
+            require_par: self.require_par,
+            require_dpop: self.require_dpop,
+            profile: self.profile.map(Profile::as_str),
         })
         .unwrap_or_default()
     }
@@ -146,6 +177,16 @@ impl Client {
             registration_token_hash: None,
             metadata: serde_json::Map::new(),
             created_at: 0,
+            auth_method: if public {
+                AuthMethod::None
+            } else {
+                AuthMethod::ClientSecretBasic
+            },
+            jwks: None,
+            jwks_uri: None,
+            require_par: false,
+            require_dpop: false,
+            profile: None,
         }
     }
 
@@ -157,6 +198,18 @@ impl Client {
             Ok(_) => return Err(corrupt("metadata is not a JSON object".into())),
             Err(e) => return Err(corrupt(format!("metadata: {e}"))),
         };
+        let jwks = match &row.jwks {
+            Some(text) => Some(Arc::new(
+                serde_json::from_str::<JwkSet>(text).map_err(|e| corrupt(format!("jwks: {e}")))?,
+            )),
+            None => None,
+        };
+        let profile = row
+            .profile
+            .as_deref()
+            .map(str::parse::<Profile>)
+            .transpose()
+            .map_err(corrupt)?;
         Ok(Client {
             client_id: row.client_id,
             name: row.name,
@@ -175,6 +228,12 @@ impl Client {
             registration_token_hash: row.registration_token_hash,
             metadata,
             created_at: row.created_at,
+            auth_method: row.auth_method,
+            jwks,
+            jwks_uri: row.jwks_uri,
+            require_par: row.require_par,
+            require_dpop: row.require_dpop,
+            profile,
         })
     }
 }

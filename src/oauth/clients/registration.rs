@@ -7,8 +7,9 @@ use crate::audit;
 use crate::keys::SigningAlg;
 use crate::oauth::{Context, Scope};
 use crate::secrets;
-use crate::store::clients::{self as rows, ClientRow, SpaceList};
+use crate::store::clients::{self as rows, AuthMethod, ClientRow, Profile, SpaceList};
 use crate::store::{DbConnection, StoreError};
+use jsonwebtoken::jwk::JwkSet;
 
 /// The scope a client may ask for when its registration names none.
 pub const DEFAULT_SCOPE: &str = "openid profile email";
@@ -43,6 +44,14 @@ pub struct NewClient {
     pub registration_token_hash: Option<String>,
     /// Registered metadata without a field of its own.
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// `None`: `none` for a public client, else `client_secret_basic`.
+    pub auth_method: Option<AuthMethod>,
+    /// The client's public keys, for `private_key_jwt`.
+    pub jwks: Option<JwkSet>,
+    pub jwks_uri: Option<String>,
+    pub require_par: bool,
+    pub require_dpop: bool,
+    pub profile: Option<Profile>,
 }
 
 impl Default for NewClient {
@@ -65,6 +74,12 @@ impl Default for NewClient {
             dynamic: false,
             registration_token_hash: None,
             metadata: serde_json::Map::new(),
+            auth_method: None,
+            jwks: None,
+            jwks_uri: None,
+            require_par: false,
+            require_dpop: false,
+            profile: None,
         }
     }
 }
@@ -84,6 +99,15 @@ impl NewClient {
 
     /// The signing algorithm a registration gets when it names none.
     pub const DEFAULT_SIGNING_ALG: SigningAlg = SigningAlg::Rs256;
+
+    /// How the client will authenticate, defaults applied.
+    pub fn effective_auth_method(&self) -> AuthMethod {
+        match self.auth_method {
+            Some(m) => m,
+            None if self.public => AuthMethod::None,
+            None => AuthMethod::ClientSecretBasic,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +139,8 @@ pub fn register(
     now: i64,
 ) -> Result<Registered, RegistrationError> {
     let scope = validate(&new)?;
-    let secret = if new.public {
+    let auth_method = new.effective_auth_method();
+    let secret = if !auth_method.uses_secret() {
         None
     } else {
         Some(
@@ -142,6 +167,18 @@ pub fn register(
         dynamic: new.dynamic,
         registration_token_hash: new.registration_token_hash.clone(),
         metadata: serde_json::Value::Object(new.metadata.clone()).to_string(),
+        auth_method,
+        jwks: match &new.jwks {
+            Some(set) => Some(
+                serde_json::to_string(set)
+                    .map_err(|e| RegistrationError::Invalid(e.to_string()))?,
+            ),
+            None => None,
+        },
+        jwks_uri: new.jwks_uri.clone(),
+        require_par: new.require_par,
+        require_dpop: new.require_dpop,
+        profile: new.profile.map(|p| p.as_str().to_owned()),
     };
     match rows::insert(conn, row.clone()) {
         Ok(()) => {}

@@ -184,6 +184,7 @@ impl NewFamily<'_> {
             revoked_at: None,
             session_id: self.session_id.map(str::to_owned),
             resources: self.resources.join(" "),
+            dpop_jkt: None,
         };
         (token, row)
     }
@@ -210,6 +211,7 @@ pub fn successor(spent: &RefreshTokenRow, now: i64) -> (String, RefreshTokenRow)
         revoked_at: None,
         session_id: spent.session_id.clone(),
         resources: spent.resources.clone(),
+        dpop_jkt: spent.dpop_jkt.clone(),
     };
     (token, row)
 }

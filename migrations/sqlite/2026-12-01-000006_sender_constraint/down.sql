@@ -1,0 +1,10 @@
+DROP TABLE pushed_requests;
+DROP TABLE seen_jtis;
+ALTER TABLE refresh_tokens DROP COLUMN dpop_jkt;
+ALTER TABLE authorization_codes DROP COLUMN dpop_jkt;
+ALTER TABLE clients DROP COLUMN profile;
+ALTER TABLE clients DROP COLUMN require_dpop;
+ALTER TABLE clients DROP COLUMN require_par;
+ALTER TABLE clients DROP COLUMN jwks_uri;
+ALTER TABLE clients DROP COLUMN jwks;
+ALTER TABLE clients DROP COLUMN auth_method;
