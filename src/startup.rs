@@ -79,6 +79,8 @@ impl Application {
             clock.clone(),
         )
         .await?;
+        // Replicas share the KEK, so they derive the same nonce key.
+        let keys_secret = keys.derive_secret("portcullis dpop nonce");
         let refresh_every = Duration::from_secs(settings.keys.refresh_interval as u64);
         tokio::spawn(keys.clone().follow_database(refresh_every));
         tokio::spawn(housekeeping(db.clone(), clock.clone()));
@@ -95,6 +97,10 @@ impl Application {
             metrics: crate::metrics::Metrics::default(),
             clock,
             events: Default::default(),
+            dpop_nonces: settings
+                .tokens
+                .dpop_nonce
+                .then(|| crate::oauth::dpop::Nonces::new(&keys_secret)),
         });
         let data = web::Data::new(State::new(
             ctx.clone(),

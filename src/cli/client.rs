@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{human_time, parse_duration, print_table, read_secret, CliError};
 use crate::clock::Clock;
 use crate::keys::SigningAlg;
-use crate::oauth::clients::{self, Client, GrantType, NewClient};
+use crate::oauth::clients::{self, profile, Client, GrantType, NewClient, Profile};
 use crate::oauth::registration::initial_tokens;
 use crate::store::Db;
 
@@ -43,8 +43,9 @@ pub enum ClientCommand {
         /// `aud` of its access tokens (default: the issuer).
         #[arg(long)]
         audience: Option<String>,
-        #[arg(long, default_value = "RS256")]
-        signing_alg: SigningAlg,
+        /// RS256, PS256, ES256 or EdDSA [default: RS256; PS256 under --profile fapi2]
+        #[arg(long)]
+        signing_alg: Option<SigningAlg>,
         /// A resource URI (RFC 8707) its access tokens may be for (repeatable).
         #[arg(long = "resource", value_name = "URI")]
         resources: Vec<String>,
@@ -55,6 +56,17 @@ pub enum ClientCommand {
         /// user, with no record of who asked (impersonation).
         #[arg(long)]
         exchange_impersonation: bool,
+        /// Authorization requests must be pushed to /par (RFC 9126).
+        #[arg(long)]
+        require_par: bool,
+        /// Access tokens must be DPoP-bound (RFC 9449): token requests
+        /// without a DPoP proof are refused.
+        #[arg(long)]
+        require_dpop: bool,
+        /// Hold the client to a security profile: fapi2 (the FAPI 2.0
+        /// Security Profile: private_key_jwt, PAR, PKCE, DPoP, PS256).
+        #[arg(long)]
+        profile: Option<Profile>,
         /// Read the client secret (at least 32 characters) from standard input.
         #[arg(long)]
         secret_stdin: bool,
@@ -117,6 +129,9 @@ pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
             resources,
             exchange_audiences,
             exchange_impersonation,
+            require_par,
+            require_dpop,
+            profile,
             secret_stdin,
             json,
         } => {
@@ -140,13 +155,16 @@ pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
                     redirect_uris: redirect_uris.clone(),
                     scope: scope.clone(),
                     audience: audience.clone(),
-                    signing_alg: *signing_alg,
+                    signing_alg: signing_alg.unwrap_or(profile::default_signing_alg(*profile)),
                     secret,
                     consent: *consent,
                     post_logout_redirect_uris: post_logout_redirect_uris.clone(),
                     resources: resources.clone(),
                     exchange_audiences: exchange_audiences.clone(),
                     exchange_impersonation: *exchange_impersonation,
+                    require_par: *require_par,
+                    require_dpop: *require_dpop,
+                    profile: *profile,
                     ..NewClient::default()
                 },
                 "cli",

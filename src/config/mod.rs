@@ -23,6 +23,8 @@
 //! - `PORTCULLIS_LOGIN_SLOW_AFTER`   — failures after which answers are delayed (default 3; 0 = never)
 //! - `PORTCULLIS_LOGIN_WINDOW`       — the counting window, seconds (default 900)
 //! - `PORTCULLIS_TOKEN_RATE_LIMIT`   — requests per second per client at /token, per replica (default 0 = no limit)
+//! - `PORTCULLIS_DPOP_NONCE`         — DPoP proofs must carry a server nonce (default false)
+//! - `PORTCULLIS_REQUIRE_PUSHED_AUTHORIZATION_REQUESTS` — every client must use PAR (default false)
 //! - `PORTCULLIS_REFRESH_REUSE_GRACE` — seconds in which replaying the refresh token just spent gets a fresh pair instead of a family revocation (default 0 = off)
 //! - `PORTCULLIS_REGISTRATION`       — dynamic client registration (RFC 7591): `off` (default), `token` (an initial access token is required) or `open`
 //! - `PORTCULLIS_REGISTRATION_RATE_LIMIT` — registrations per minute per client address, per replica (default 20; 0 = no limit)
@@ -41,7 +43,7 @@ use std::path::{Path, PathBuf};
 
 use crate::oauth::registration::Mode as RegistrationMode;
 use crate::oauth::Scope;
-use parse::{invalid, number, parse_issuer};
+use parse::{boolean, invalid, number, parse_issuer};
 pub use spec::Overrides;
 use spec::Raw;
 
@@ -89,6 +91,10 @@ pub struct Tokens {
     pub device_poll_interval: i64,
     /// Requests per second per client at /token, per replica (0: no limit).
     pub rate_limit: i64,
+    /// DPoP proofs must carry a server nonce (RFC 9449 §8).
+    pub dpop_nonce: bool,
+    /// Every client must push its authorization requests (RFC 9126 §5).
+    pub require_par: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +176,8 @@ impl Settings {
                 device_code_ttl: number(get("device_code_ttl"), 60, 3_600)?,
                 device_poll_interval: number(get("device_poll_interval"), 1, 60)?,
                 rate_limit: number(get("token_rate_limit"), 0, 1_000_000)?,
+    dpop_nonce: boolean(get("dpop_nonce"))?,
+                require_par: boolean(get("require_pushed_authorization_requests"))?,
             },
             sessions: Sessions {
                 ttl: number(get("session_ttl"), 60, 365 * 86_400)?,
@@ -239,6 +247,7 @@ impl Settings {
             device_code_ttl: self.tokens.device_code_ttl,
             device_poll_interval: self.tokens.device_poll_interval,
             session_ttl: self.sessions.ttl,
+            require_par: self.tokens.require_par,
             login: self.login_policy(),
             registration: crate::oauth::registration::Policy {
                 mode: self.registration.mode,

@@ -25,6 +25,17 @@ pub(super) fn number(raw: &Raw, min: i64, max: i64) -> Result<i64, ConfigError> 
     Ok(n)
 }
 
+pub(super) fn boolean(raw: &Raw) -> Result<bool, ConfigError> {
+    match raw.value.trim().to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" | "1" => Ok(true),
+        "false" | "off" | "no" | "0" => Ok(false),
+        _ => Err(invalid(
+            raw,
+            format!("expected true or false, got `{}`", raw.value),
+        )),
+    }
+}
+
 pub(super) fn parse_issuer(raw: &Raw) -> Result<String, ConfigError> {
     let value = raw.value.trim().trim_end_matches('/');
     let url = url::Url::parse(value).map_err(|e| invalid(raw, format!("not a URL: {e}")))?;

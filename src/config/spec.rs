@@ -117,6 +117,16 @@ pub(super) const SPECS: &[Spec] = &[
         default: "0",
     },
     Spec {
+        key: "dpop_nonce",
+        env: "PORTCULLIS_DPOP_NONCE",
+        default: "false",
+    },
+    Spec {
+        key: "require_pushed_authorization_requests",
+        env: "PORTCULLIS_REQUIRE_PUSHED_AUTHORIZATION_REQUESTS",
+        default: "false",
+    },
+    Spec {
         key: "registration",
         env: "PORTCULLIS_REGISTRATION",
         default: "off",

@@ -73,6 +73,9 @@ impl ResponseError for OAuthError {
         if let Some(seconds) = self.0.retry_after {
             res.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
+        if let Some(nonce) = &self.0.dpop_nonce {
+            res.insert_header((crate::http::extract::DPOP_NONCE, nonce.as_str()));
+        }
         if self.0.code == ErrorCode::InvalidClient && self.0.basic_challenge {
             res.insert_header((
                 header::WWW_AUTHENTICATE,
@@ -112,50 +115,92 @@ impl ResponseError for RegisterError {
 
     fn error_response(&self) -> HttpResponse {
         if self.0.code == ErrorCode::InvalidToken {
-            BearerError(Some(self.0.clone())).error_response()
+            BearerError::new(self.0.clone()).error_response()
         } else {
             OAuthError(self.0.clone()).error_response()
         }
     }
 }
 
-/// An RFC 6750 §3 answer: `None` when no token came at all (a bare
-/// challenge), else the error the challenge names.
+/// An RFC 6750 §3 / RFC 9449 §7.1 answer at a protected resource: no
+/// token at all (a bare challenge for both schemes), or the error the
+/// challenge names — in the DPoP scheme when the token came that way or
+/// the proof is at fault.
 #[derive(Debug)]
-pub struct BearerError(pub Option<Error>);
+pub struct BearerError {
+    pub error: Option<Error>,
+    pub dpop: bool,
+}
+
+impl BearerError {
+    pub fn missing() -> Self {
+        BearerError {
+            error: None,
+            dpop: false,
+        }
+    }
+
+    pub fn new(error: Error) -> Self {
+        BearerError {
+            error: Some(error),
+            dpop: false,
+        }
+    }
+
+    /// The token was presented with the DPoP scheme.
+    pub fn dpop(mut self, dpop: bool) -> Self {
+        self.dpop |= dpop;
+        self
+    }
+}
 
 impl From<Error> for BearerError {
     fn from(e: Error) -> Self {
-        BearerError(Some(e))
+        BearerError::new(e)
     }
 }
 
 impl From<StoreError> for BearerError {
     fn from(e: StoreError) -> Self {
-        BearerError(Some(e.into()))
+        BearerError::new(e.into())
     }
 }
 
 impl std::fmt::Display for BearerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
+        match &self.error {
             Some(e) => e.fmt(f),
-            None => f.write_str("no bearer token"),
+            None => f.write_str("no access token"),
         }
     }
 }
 
+/// `algs` of the DPoP challenge (RFC 9449 §7.1).
+fn dpop_algs() -> String {
+    crate::oauth::dpop::ALGS.join(" ")
+}
+
+fn is_dpop_code(code: ErrorCode) -> bool {
+    matches!(code, ErrorCode::InvalidDpopProof | ErrorCode::UseDpopNonce)
+}
+
 impl ResponseError for BearerError {
     fn status_code(&self) -> StatusCode {
-        self.0
-            .as_ref()
-            .map_or(StatusCode::UNAUTHORIZED, |e| status_of(e.code))
+        match &self.error {
+            None => StatusCode::UNAUTHORIZED,
+            Some(e) if is_dpop_code(e.code) => StatusCode::UNAUTHORIZED,
+            Some(e) => status_of(e.code),
+        }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let Some(error) = &self.0 else {
+        let Some(error) = &self.error else {
             return HttpResponse::Unauthorized()
-                .insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="portcullis""#))
+                .append_header((header::WWW_AUTHENTICATE, r#"Bearer realm="portcullis""#))
+                .append_header((
+                    header::WWW_AUTHENTICATE,
+                    format!(r#"DPoP algs="{}""#, dpop_algs()),
+                ))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .finish();
         };
@@ -164,19 +209,28 @@ impl ResponseError for BearerError {
         if !matches!(
             error.code,
             ErrorCode::InvalidToken | ErrorCode::InsufficientScope | ErrorCode::InvalidRequest
-        ) {
+        ) && !is_dpop_code(error.code)
+        {
             return OAuthError(error.clone()).error_response();
         }
         let description = error.description.as_deref().unwrap_or("");
-        let challenge = format!(
-            r#"Bearer realm="portcullis", error="{}", error_description="{}""#,
+        let fields = format!(
+            r#"error="{}", error_description="{}""#,
             error.code.as_str(),
             description.replace(['"', '\\'], "")
         );
-        HttpResponse::build(self.status_code())
-            .insert_header((header::WWW_AUTHENTICATE, challenge))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(json!({"error": error.code.as_str(), "error_description": description}))
+        let challenge = if self.dpop || is_dpop_code(error.code) {
+            format!(r#"DPoP {fields}, algs="{}""#, dpop_algs())
+        } else {
+            format!(r#"Bearer realm="portcullis", {fields}"#)
+        };
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::WWW_AUTHENTICATE, challenge))
+            .insert_header((header::CACHE_CONTROL, "no-store"));
+        if let Some(nonce) = &error.dpop_nonce {
+            res.insert_header((crate::http::extract::DPOP_NONCE, nonce.as_str()));
+        }
+        res.json(json!({"error": error.code.as_str(), "error_description": description}))
     }
 }
 

@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 
 use super::State;
 use crate::accounts::sessions::{self, LiveSession};
+use crate::oauth::access_token::{Presentation, Presented};
 use crate::oauth::form::{self, Params};
 use crate::oauth::{Error, ErrorCode};
 use crate::store::StoreError;
@@ -108,6 +109,54 @@ pub fn bearer_token(req: &HttpRequest) -> Result<Option<String>, Error> {
             "expected a Bearer token",
         )),
     }
+}
+
+/// RFC 9449 §8.1: the header a fresh server nonce travels in.
+pub const DPOP_NONCE: &str = "DPoP-Nonce";
+
+/// Every `DPoP` header value (RFC 9449 §4.1); more than one is refused
+/// where the proof is checked.
+pub fn dpop_proofs(req: &HttpRequest) -> Result<Vec<String>, Error> {
+    req.headers()
+        .get_all("dpop")
+        .map(|v| {
+            v.to_str()
+                .map(str::to_owned)
+                .map_err(|_| Error::invalid_dpop_proof("the DPoP header is not ASCII"))
+        })
+        .collect()
+}
+
+/// An access token at a protected resource: `Authorization: Bearer`
+/// (RFC 6750 §2.1) or `Authorization: DPoP` with its proof (RFC 9449 §7.1).
+pub fn presented_token(req: &HttpRequest) -> Result<Option<Presented>, Error> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Error::invalid_request("malformed Authorization header"))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .map(|(s, t)| (s, t.trim()))
+        .filter(|(_, t)| !t.is_empty())
+        .ok_or_else(|| Error::new(ErrorCode::InvalidToken, "expected a Bearer or DPoP token"))?;
+    let how = if scheme.eq_ignore_ascii_case("bearer") {
+        Presentation::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Presentation::Dpop {
+            proofs: dpop_proofs(req)?,
+        }
+    } else {
+        return Err(Error::new(
+            ErrorCode::InvalidToken,
+            "expected a Bearer or DPoP token",
+        ));
+    };
+    Ok(Some(Presented {
+        token: token.to_owned(),
+        how,
+    }))
 }
 
 /// The value of the browser's session cookie, if it sent one.

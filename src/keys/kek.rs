@@ -135,6 +135,17 @@ impl Kek {
         Self::write_new(path, &self.bytes, false).map(|_| ())
     }
 
+    /// A 32-byte secret for `label`, derived from the KEK (HMAC-SHA-256 as
+    /// a PRF): every replica with this KEK derives the same one, and it
+    /// reveals nothing of the KEK.
+    pub fn derive(&self, label: &str) -> Zeroizing<[u8; 32]> {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, self.bytes.as_ref());
+        let tag = aws_lc_rs::hmac::sign(&key, label.as_bytes());
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+
     /// Seals `plaintext`, bound to `kid` as associated data so a sealed blob
     /// cannot be moved to another key's row.
     pub fn seal(&self, kid: &str, plaintext: &[u8]) -> Result<Vec<u8>, KeyError> {

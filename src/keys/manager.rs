@@ -127,6 +127,11 @@ impl KeyManager {
         }
     }
 
+    /// A secret derived from the current KEK for `label` (see `Kek::derive`).
+    pub fn derive_secret(&self, label: &str) -> zeroize::Zeroizing<[u8; 32]> {
+        self.keyring().current().derive(label)
+    }
+
     pub fn signer(&self, alg: SigningAlg) -> Result<Arc<Signer>, KeyError> {
         self.snapshot()
             .signers

@@ -2,13 +2,14 @@
 //! userinfo, introspection and the admin API all validate through
 //! [`validate`], in this order: signature (the published key its `kid`
 //! names) → `typ` `at+jwt` → issuer → expiry (the server's clock) → `jti`
-//! not revoked → its user still there and enabled. A sender-binding check
-//! (DPoP's `cnf.jkt`, RFC 9449 §7) will be one more step here.
+//! not revoked → its user still there and enabled. At a resource,
+//! [`validate_presented`] adds the sender binding: a token with `cnf.jkt`
+//! only with the DPoP scheme and a proof by that key (RFC 9449 §7).
 
 use serde::{Deserialize, Serialize};
 
 use super::clients::Client;
-use super::Context;
+use super::{dpop, Context, Error, ErrorCode};
 use crate::keys::{Expiring, Expiry, KeyError};
 use crate::store::users::{self, UserRow};
 use crate::store::{revoked_tokens, StoreError};
@@ -87,6 +88,44 @@ pub struct AccessToken {
     /// RFC 8693 §4.1: who acts for the subject, on an exchanged token.
     #[serde(default)]
     pub act: Option<serde_json::Value>,
+    /// RFC 9449 §6.1: the DPoP key the token is bound to.
+    #[serde(default)]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 `cnf` as RFC 9449 §6.1 uses it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
+}
+
+/// How a token came to a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presentation {
+    /// `Authorization: Bearer` (RFC 6750), or a form's `access_token`.
+    Bearer,
+    /// `Authorization: DPoP`, with the `DPoP` header values (RFC 9449 §7.1).
+    Dpop { proofs: Vec<String> },
+}
+
+/// An access token as a request presented it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presented {
+    pub token: String,
+    pub how: Presentation,
+}
+
+impl Presented {
+    pub fn bearer(token: String) -> Self {
+        Presented {
+            token,
+            how: Presentation::Bearer,
+        }
+    }
+
+    pub fn is_dpop(&self) -> bool {
+        matches!(self.how, Presentation::Dpop { .. })
+    }
 }
 
 impl AccessToken {
@@ -158,6 +197,51 @@ pub async fn live(ctx: &Context, claims: AccessToken) -> Result<Option<Validated
         })
         .await?;
     Ok(holder.map(|holder| Validated { claims, holder }))
+}
+
+fn invalid_token(why: &'static str) -> Error {
+    Error::new(ErrorCode::InvalidToken, why)
+}
+
+/// A resource's check of a presented token: [`validate`], then the sender
+/// binding for a request `method` to this server's `path`. Errors are
+/// RFC 6750 §3.1's and RFC 9449 §7.1's.
+pub async fn validate_presented(
+    ctx: &Context,
+    presented: &Presented,
+    method: &str,
+    path: &str,
+) -> Result<Validated, Error> {
+    let valid = validate(ctx, &presented.token)
+        .await?
+        .ok_or_else(|| invalid_token("the access token is invalid or expired"))?;
+    let bound = valid.claims.cnf.as_ref().map(|c| c.jkt.as_str());
+    match (&presented.how, bound) {
+        (Presentation::Bearer, None) => Ok(valid),
+        (Presentation::Bearer, Some(_)) => Err(invalid_token(
+            "this access token is DPoP-bound: present it with the DPoP scheme and a proof",
+        )),
+        (Presentation::Dpop { .. }, None) => Err(invalid_token(
+            "this access token is not DPoP-bound: present it as a Bearer token",
+        )),
+        (Presentation::Dpop { proofs }, Some(jkt)) => {
+            let proofs: Vec<&str> = proofs.iter().map(String::as_str).collect();
+            let target = dpop::Target {
+                method,
+                path,
+                access_token: Some(&presented.token),
+            };
+            let proven = dpop::check(ctx, &proofs, target)
+                .await?
+                .ok_or_else(|| Error::invalid_dpop_proof("a DPoP proof must come with the token"))?;
+            if !crate::secrets::constant_time_eq(&proven.jkt, jkt) {
+                return Err(Error::invalid_dpop_proof(
+                    "the DPoP proof is signed by another key than the token is bound to",
+                ));
+            }
+            Ok(valid)
+        }
+    }
 }
 
 #[cfg(test)]

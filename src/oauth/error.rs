@@ -38,6 +38,11 @@ pub enum ErrorCode {
     InvalidClientMetadata,
     InvalidSoftwareStatement,
     UnapprovedSoftwareStatement,
+    // RFC 9449 §5, §7.1, §8 (DPoP)
+    InvalidDpopProof,
+    UseDpopNonce,
+    // RFC 9126 §4 (PAR's request_uri at the authorization endpoint)
+    InvalidRequestUri,
 }
 
 impl ErrorCode {
@@ -70,6 +75,9 @@ impl ErrorCode {
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
             ErrorCode::InvalidSoftwareStatement => "invalid_software_statement",
             ErrorCode::UnapprovedSoftwareStatement => "unapproved_software_statement",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
+            ErrorCode::InvalidRequestUri => "invalid_request_uri",
         }
     }
 }
@@ -84,6 +92,8 @@ pub struct Error {
     pub basic_challenge: bool,
     /// Seconds to wait, sent as `Retry-After`.
     pub retry_after: Option<i64>,
+    /// A fresh server nonce, sent as `DPoP-Nonce` (RFC 9449 §8).
+    pub dpop_nonce: Option<String>,
 }
 
 impl Error {
@@ -93,6 +103,7 @@ impl Error {
             description: Some(description.into()),
             basic_challenge: false,
             retry_after: None,
+            dpop_nonce: None,
         }
     }
 
@@ -120,6 +131,7 @@ impl Error {
             description: None,
             basic_challenge: false,
             retry_after: None,
+            dpop_nonce: None,
         }
     }
 
@@ -127,6 +139,21 @@ impl Error {
         Error {
             retry_after: Some(retry_after.max(1)),
             ..Self::new(ErrorCode::TooManyRequests, d)
+        }
+    }
+
+    pub fn invalid_dpop_proof(d: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidDpopProof, d)
+    }
+
+    /// RFC 9449 §8: the proof must carry the server's nonce, sent along.
+    pub fn use_dpop_nonce(nonce: String) -> Self {
+        Error {
+            dpop_nonce: Some(nonce),
+            ..Self::new(
+                ErrorCode::UseDpopNonce,
+                "the DPoP proof must carry the nonce in the DPoP-Nonce header",
+            )
         }
     }
 

@@ -72,14 +72,19 @@ pub async fn introspect(ctx: &Context, query: TokenQuery) -> Result<Value, Error
             return Ok(inactive());
         };
         let claims = valid.claims;
+        let token_type = if claims.cnf.is_some() { "DPoP" } else { "Bearer" };
         let mut answer = json!({
-            "active": true, "token_type": "Bearer", "scope": claims.scope, "client_id": claims.client_id,
+            "active": true, "token_type": token_type, "scope": claims.scope, "client_id": claims.client_id,
             "sub": claims.sub, "aud": claims.aud, "iss": issuer, "exp": claims.exp, "iat": claims.iat,
             "jti": claims.jti,
         });
         // RFC 8693 §4.1: an exchanged token says who acts for its subject.
         if let Some(act) = claims.act {
             answer["act"] = act;
+        }
+        // RFC 9449 §6.2: the resource server checks the proof's key against it.
+        if let Some(cnf) = claims.cnf {
+            answer["cnf"] = json!({"jkt": cnf.jkt});
         }
         return Ok(answer);
     }

@@ -8,11 +8,13 @@ pub mod claims;
 pub mod client_auth;
 pub mod clients;
 pub mod device;
+pub mod dpop;
 pub mod error;
 pub mod form;
 pub mod introspection;
 pub mod limiter;
 pub mod logout;
+pub mod par;
 pub mod pkce;
 pub mod registration;
 pub mod resource;
@@ -48,6 +50,8 @@ pub struct Protocol {
     pub device_code_ttl: i64,
     pub device_poll_interval: i64,
     pub session_ttl: i64,
+    /// Every client must push its authorization requests (RFC 9126 §5).
+    pub require_par: bool,
     pub login: LoginPolicy,
     /// Dynamic client registration (RFC 7591).
     pub registration: registration::Policy,
@@ -66,6 +70,8 @@ pub struct Context {
     pub metrics: Metrics,
     pub clock: Clock,
     pub events: Events,
+    /// Server-provided DPoP nonces (RFC 9449 §8), when the setting asks.
+    pub dpop_nonces: Option<dpop::Nonces>,
 }
 
 impl Context {

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::access_token::{self, Holder};
+use super::access_token::{self, Holder, Presented};
 use super::claims::user_claims;
 use super::{Context, Error, ErrorCode, Scope};
 
@@ -14,11 +14,14 @@ fn invalid_token() -> Error {
     )
 }
 
-/// The claims of the user an access token was issued for.
-pub async fn userinfo(ctx: &Context, token: &str) -> Result<Map<String, Value>, Error> {
-    let valid = access_token::validate(ctx, token)
-        .await?
-        .ok_or_else(invalid_token)?;
+/// The claims of the user an access token was issued for; `method` is the
+/// request's, for a DPoP proof's `htm`.
+pub async fn userinfo(
+    ctx: &Context,
+    token: &Presented,
+    method: &str,
+) -> Result<Map<String, Value>, Error> {
+    let valid = access_token::validate_presented(ctx, token, method, "/userinfo").await?;
     let scope = Scope::parse(&valid.claims.scope).map_err(|_| invalid_token())?;
     // Tokens from client credentials have no user behind them (no auth_time).
     let user = match valid.holder {

@@ -9,7 +9,7 @@ use super::{ok, AdminActor};
 use crate::http::errors::AdminError;
 use crate::http::State;
 use crate::keys::SigningAlg;
-use crate::oauth::clients::{self, GrantType, NewClient, DEFAULT_SCOPE};
+use crate::oauth::clients::{self, profile, GrantType, NewClient, Profile, DEFAULT_SCOPE};
 
 /// GET /admin/clients
 pub async fn list_clients(
@@ -44,6 +44,11 @@ pub struct NewClientBody {
     exchange_audiences: Vec<String>,
     #[serde(default)]
     exchange_impersonation: bool,
+    #[serde(default)]
+    require_par: bool,
+    #[serde(default)]
+    require_dpop: bool,
+    profile: Option<String>,
 }
 
 /// POST /admin/clients — a confidential client's generated secret is in the
@@ -62,9 +67,13 @@ pub async fn create_client(
             .map_err(AdminError::Invalid)?,
         None => NewClient::default_grant_types(&body.redirect_uris),
     };
+    let profile = match body.profile.as_deref() {
+        Some(name) => Some(name.parse::<Profile>().map_err(AdminError::Invalid)?),
+        None => None,
+    };
     let signing_alg = match body.signing_alg.as_deref() {
         Some(name) => name.parse::<SigningAlg>().map_err(AdminError::Invalid)?,
-        None => NewClient::DEFAULT_SIGNING_ALG,
+        None => profile::default_signing_alg(profile),
     };
     let given_secret = body.secret.is_some();
     let new = NewClient {
@@ -78,6 +87,9 @@ pub async fn create_client(
         signing_alg,
         secret: body.secret,
         consent: body.consent,
+        require_par: body.require_par,
+        require_dpop: body.require_dpop,
+        profile,
         post_logout_redirect_uris: body.post_logout_redirect_uris,
         resources: body.resources,
         exchange_audiences: body.exchange_audiences,

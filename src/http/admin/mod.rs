@@ -19,7 +19,7 @@ use futures_util::future::LocalBoxFuture;
 use serde_json::Value;
 
 use super::errors::{problem, AdminError, BearerError};
-use super::extract::bearer_token;
+use super::extract::presented_token;
 use super::State;
 use crate::oauth::access_token;
 use crate::oauth::{Error, ErrorCode, Scope};
@@ -85,19 +85,26 @@ async fn authorize(req: &HttpRequest) -> Result<String, AdminError> {
     let state = req
         .app_data::<web::Data<State>>()
         .ok_or_else(|| AdminError::Internal("the server state is missing".into()))?;
-    let token_error = |e: Error| AdminError::Token(BearerError(Some(e)));
-    let token = bearer_token(req)
+    let token_error = |e: Error| AdminError::Token(BearerError::new(e));
+    let token = presented_token(req)
         .map_err(token_error)?
-        .ok_or(AdminError::Token(BearerError(None)))?;
+        .ok_or(AdminError::Token(BearerError::missing()))?;
+    let dpop = token.is_dpop();
+    let token_error = |e: Error| AdminError::Token(BearerError::new(e).dpop(dpop));
     let invalid = || {
         token_error(Error::new(
             ErrorCode::InvalidToken,
             "the access token is invalid or expired",
         ))
     };
-    let valid = access_token::validate(&state.ctx, &token)
-        .await?
-        .ok_or_else(invalid)?;
+    let valid = access_token::validate_presented(
+        &state.ctx,
+        &token,
+        req.method().as_str(),
+        req.path(),
+    )
+    .await
+    .map_err(token_error)?;
     if !valid.claims.aud.contains(state.ctx.issuer()) {
         return Err(invalid());
     }

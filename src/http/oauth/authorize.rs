@@ -14,6 +14,7 @@ use crate::http::State;
 use crate::oauth::authorize::{self, error_redirect, AuthorizeError, AuthorizeRequest, Outcome};
 use crate::oauth::clients::{self, Client};
 use crate::oauth::form::Params;
+use crate::oauth::par::{self, Taken};
 use crate::store::authorization::PendingRow;
 
 const MALFORMED: &str = "The authorization request is malformed.";
@@ -76,7 +77,18 @@ async fn start(
     let client = find_client(state, &client_id).await?.ok_or_else(|| {
         PageError::sign_in("The application that sent you here is not registered with Portcullis.")
     })?;
-    match authorize::validate(&params, &client) {
+    // RFC 9126 §4: a pushed request stands for every other parameter.
+    if let Some(request_uri) = params.get("request_uri") {
+        return match par::take(&state.ctx, &client, request_uri).await? {
+            Taken::Request(request) => proceed(req, state, &client, request, None).await,
+            Taken::Unusable => Err(PageError::sign_in(
+                "This sign-in link has expired or was already used. \
+                 Go back to the application and start again.",
+            )),
+        };
+    }
+    let require_par = state.ctx.protocol.require_par;
+    match authorize::front_channel(&params, &client, require_par) {
         Ok(request) => proceed(req, state, &client, request, None).await,
         Err(e) => reject(state, e),
     }

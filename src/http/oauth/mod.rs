@@ -2,6 +2,7 @@
 
 pub mod authorize;
 pub mod logout;
+pub mod par;
 pub mod register;
 pub mod token;
 pub mod userinfo;
@@ -17,6 +18,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(token::introspect)
         .service(token::revoke)
         .service(token::device_authorization)
+        .service(par::push)
         .service(authorize::authorize_get)
         .service(authorize::authorize_post)
         .service(authorize::authorize_continue)

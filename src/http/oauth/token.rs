@@ -5,7 +5,7 @@ use actix_web::http::header;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 
 use crate::http::errors::OAuthError;
-use crate::http::extract::{authorization_header, read_form};
+use crate::http::extract::{authorization_header, dpop_proofs, read_form, DPOP_NONCE};
 use crate::http::State;
 use crate::oauth::device::{self, DeviceRequest};
 use crate::oauth::introspection::{self, TokenQuery};
@@ -23,11 +23,15 @@ pub async fn token(
     let params = read_form(&req, payload).await?;
     let mut request = TokenRequest::parse(&params, authorization_header(&req)?)?;
     request.address = req.peer_addr().map(|a| a.ip().to_string());
+    request.dpop_proofs = dpop_proofs(&req)?;
     let response = exchange(&state.ctx, request).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(response))
+    let mut ok = HttpResponse::Ok();
+    ok.insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    if let Some(nonce) = &response.dpop_nonce {
+        ok.insert_header((DPOP_NONCE, nonce.as_str()));
+    }
+    Ok(ok.json(response))
 }
 
 /// The request of both introspection and revocation.

@@ -4,20 +4,27 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::http::errors::BearerError;
-use crate::http::extract::{bearer_token, is_form, read_form};
+use crate::http::extract::{is_form, presented_token, read_form, DPOP_NONCE};
 use crate::http::State;
+use crate::oauth::access_token::Presented;
 use crate::oauth::userinfo::userinfo as claims_of;
-use crate::oauth::Error;
+use crate::oauth::{dpop, Error};
 
 async fn answer(
+    req: &HttpRequest,
     state: &State,
-    token: Result<Option<String>, Error>,
+    token: Result<Option<Presented>, Error>,
 ) -> Result<HttpResponse, BearerError> {
-    let token = token?.ok_or(BearerError(None))?;
-    let claims = claims_of(&state.ctx, &token).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(claims))
+    let token = token?.ok_or_else(BearerError::missing)?;
+    let claims = claims_of(&state.ctx, &token, req.method().as_str())
+        .await
+        .map_err(|e| BearerError::new(e).dpop(token.is_dpop()))?;
+    let mut ok = HttpResponse::Ok();
+    ok.insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some(nonce) = dpop::next_nonce(&state.ctx).filter(|_| token.is_dpop()) {
+        ok.insert_header((DPOP_NONCE, nonce));
+    }
+    Ok(ok.json(claims))
 }
 
 /// GET /userinfo — OIDC Core §5.3, the token in the Authorization header.
@@ -25,7 +32,7 @@ pub async fn userinfo_get(
     req: HttpRequest,
     state: web::Data<State>,
 ) -> Result<HttpResponse, BearerError> {
-    answer(&state, bearer_token(&req)).await
+    answer(&req, &state, presented_token(&req)).await
 }
 
 /// POST /userinfo — the token in the header or, RFC 6750 §2.2, in the form body.
@@ -34,9 +41,9 @@ pub async fn userinfo_post(
     payload: web::Payload,
     state: web::Data<State>,
 ) -> Result<HttpResponse, BearerError> {
-    let from_header = bearer_token(&req);
+    let from_header = presented_token(&req);
     if !is_form(&req) {
-        return answer(&state, from_header).await;
+        return answer(&req, &state, from_header).await;
     }
     let params = read_form(&req, payload).await?;
     let from_body = params.get("access_token").map(str::to_owned);
@@ -44,9 +51,9 @@ pub async fn userinfo_post(
         (Ok(Some(_)), Some(_)) => Err(Error::invalid_request(
             "send the token in one place, not two",
         )),
-        (Ok(None), Some(t)) => Ok(Some(t)),
+        (Ok(None), Some(t)) => Ok(Some(Presented::bearer(t))),
         (other, None) => other,
         (Err(e), Some(_)) => Err(e),
     };
-    answer(&state, token).await
+    answer(&req, &state, token).await
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::http::State;
 use crate::keys::SigningAlg;
-use crate::oauth::client_auth;
+use crate::oauth::{client_auth, dpop};
 use crate::oauth::clients::GrantType;
 use crate::oauth::registration::Mode;
 use crate::oauth::scope::USER_SCOPES;
@@ -37,7 +37,7 @@ pub async fn jwks(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
         .body(doc.body.clone())
 }
 
-fn metadata(issuer: &str, registration: bool) -> serde_json::Value {
+fn metadata(issuer: &str, registration: bool, require_par: bool) -> serde_json::Value {
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
     let grants: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
     let mut doc = json!({
@@ -50,6 +50,9 @@ fn metadata(issuer: &str, registration: bool) -> serde_json::Value {
         "introspection_endpoint": format!("{issuer}/introspect"),
         "revocation_endpoint": format!("{issuer}/revoke"),
         "device_authorization_endpoint": format!("{issuer}/device_authorization"),
+        "pushed_authorization_request_endpoint": format!("{issuer}/par"),
+        "require_pushed_authorization_requests": require_par,
+        "dpop_signing_alg_values_supported": dpop::ALGS,
         "introspection_endpoint_auth_methods_supported": client_auth::CONFIDENTIAL_METHODS,
         "revocation_endpoint_auth_methods_supported": client_auth::METHODS,
         "grant_types_supported": grants,
@@ -81,7 +84,8 @@ fn metadata_document(state: &State) -> HttpResponse {
         .discovery
         .get_or_init(|| {
             let registration = state.ctx.protocol.registration.mode != Mode::Off;
-            serde_json::to_vec(&metadata(state.ctx.issuer(), registration))
+            let require_par = state.ctx.protocol.require_par;
+            serde_json::to_vec(&metadata(state.ctx.issuer(), registration, require_par))
                 .unwrap_or_default()
                 .into()
         })

@@ -72,6 +72,18 @@ pub async fn proceed(
     }
 }
 
+/// FAPI 2.0 Security Profile §5.3.2.1: an authorization code's lifetime.
+pub const FAPI2_MAX_CODE_TTL: i64 = 60;
+
+/// Whether the request's client is held to FAPI 2.0 (from the client cache;
+/// a client gone since is not).
+async fn client_is_fapi2(ctx: &Context, client_id: &str) -> bool {
+    matches!(
+        ctx.clients.get_or_load(&ctx.db, client_id).await,
+        Ok(Some(client)) if client.is_fapi2()
+    )
+}
+
 /// Issues the code, ends the parked request, and says where to send the
 /// browser (RFC 6749 §4.1.2, with `iss` per RFC 9207).
 pub async fn issue_code_redirect(
@@ -85,7 +97,12 @@ pub async fn issue_code_redirect(
         session.id_hash.clone(),
         session.auth_time,
     );
-    let (ttl, now) = (ctx.protocol.code_ttl, ctx.now());
+    let mut ttl = ctx.protocol.code_ttl;
+    if client_is_fapi2(ctx, &request.client_id).await {
+        // FAPI 2.0 §5.3.2.1: codes live at most 60 seconds.
+        ttl = ttl.min(FAPI2_MAX_CODE_TTL);
+    }
+    let now = ctx.now();
     let req = request.clone();
     let code = ctx
         .db

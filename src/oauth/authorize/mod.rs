@@ -22,7 +22,7 @@ pub use pending::{issue_code, load_pending, save_pending, PENDING_TTL};
 pub use prompt::{
     next_step, Authenticated, Check, Next, SessionState, Situation, CONSENT_CHECKS, LOGIN_CHECKS,
 };
-pub use request::{client_id_of, validate, MAX_PARAM_LEN};
+pub use request::{client_id_of, front_channel, validate, MAX_PARAM_LEN};
 pub use response::{error_redirect, redirect_url};
 
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,9 @@ pub struct AuthorizeRequest {
     /// Resource indicators (RFC 8707), each registered for the client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<String>,
+    /// The DPoP key the code will be bound to (RFC 9449 §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 #[derive(Debug)]

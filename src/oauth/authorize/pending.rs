@@ -84,7 +84,7 @@ pub fn issue_code(
             used_at: None,
             family_id: None,
             resources: request.resources.join(" "),
-            dpop_jkt: None,
+            dpop_jkt: request.dpop_jkt.clone(),
         },
     )?;
     Ok(code)

@@ -74,10 +74,12 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizeRequest, Au
             "request objects are not supported",
         ));
     }
+    // A pushed request (RFC 9126) is taken before validation; one that
+    // names another request_uri is not a request this server made.
     if get("request_uri").is_some() {
         return Err(fail(
-            ErrorCode::RequestUriNotSupported,
-            "request_uri is not supported",
+            ErrorCode::InvalidRequest,
+            "request_uri cannot be used here",
         ));
     }
     if get("registration").is_some() {
@@ -149,6 +151,12 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizeRequest, Au
                 "public clients must use PKCE (code_challenge, S256)",
             ))
         }
+        (None, None) if client.is_fapi2() => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "FAPI 2.0 clients must use PKCE (code_challenge, S256)",
+            ))
+        }
         (None, None) => None,
     };
     let mut prompt = Prompt::default();
@@ -189,6 +197,16 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizeRequest, Au
             )
         })?),
     };
+    let dpop_jkt = match get("dpop_jkt") {
+        None => None,
+        Some(jkt) if is_thumbprint(jkt) => Some(jkt.to_owned()),
+        Some(_) => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "dpop_jkt must be a base64url SHA-256 JWK thumbprint",
+            ))
+        }
+    };
     // id_token_hint, acr_values, ui_locales, claims_locales and display are
     // accepted and need nothing from us: there is one way to log in.
     Ok(AuthorizeRequest {
@@ -203,5 +221,35 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizeRequest, Au
         login_hint: get("login_hint").map(str::to_owned),
         claims,
         resources,
+        dpop_jkt,
     })
+}
+
+/// An RFC 7638 SHA-256 thumbprint, base64url without padding: 43 characters.
+fn is_thumbprint(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A request that came through the browser, not pushed: [`validate`], and
+/// refused when the client (or the server) asks for pushed requests only
+/// (RFC 9126 §5, FAPI 2.0 §5.3.1.2).
+pub fn front_channel(
+    params: &Params,
+    client: &Client,
+    server_requires_par: bool,
+) -> Result<AuthorizeRequest, AuthorizeError> {
+    let request = validate(params, client)?;
+    if server_requires_par || client.require_par || client.is_fapi2() {
+        return Err(AuthorizeError::Redirect {
+            redirect_uri: request.redirect_uri,
+            state: request.state,
+            error: Error::invalid_request(
+                "this client must push its authorization requests (PAR, RFC 9126)",
+            ),
+        });
+    }
+    Ok(request)
 }

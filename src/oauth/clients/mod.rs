@@ -4,6 +4,7 @@
 //! who it is lives in `oauth::client_auth`.
 
 mod cache;
+pub mod profile;
 mod registration;
 
 pub use cache::{ClientCache, CLIENT_CACHE_TTL};

@@ -2,7 +2,7 @@
 //! CLI, the admin API, the console and dynamic registration later) shares.
 //! Each operation records its audit event with the actor who asked.
 
-use super::{find, Client, GrantType};
+use super::{find, profile, Client, GrantType};
 use crate::audit;
 use crate::keys::SigningAlg;
 use crate::oauth::{Context, Scope};
@@ -134,10 +134,11 @@ pub struct Registered {
 /// Checks and stores a new client, and records `client.created` by `actor`.
 pub fn register(
     conn: &mut DbConnection,
-    new: NewClient,
+    mut new: NewClient,
     actor: &str,
     now: i64,
 ) -> Result<Registered, RegistrationError> {
+    profile::apply_defaults(&mut new);
     let scope = validate(&new)?;
     let auth_method = new.effective_auth_method();
     let secret = if !auth_method.uses_secret() {
@@ -252,6 +253,7 @@ pub fn validate(new: &NewClient) -> Result<Scope, RegistrationError> {
             "the authorization_code grant needs at least one redirect URI".into(),
         ));
     }
+    profile::check(new)?;
     let scope =
         Scope::parse(&new.scope).map_err(|_| invalid(format!("invalid scope `{}`", new.scope)))?;
     if let Some(secret) = &new.secret {

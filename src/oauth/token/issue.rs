@@ -27,6 +27,15 @@ pub struct TokenResponse {
     /// RFC 8693 §2.2.1, on a token exchange.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issued_token_type: Option<&'static str>,
+    /// A fresh DPoP nonce for the `DPoP-Nonce` header, not the body.
+    #[serde(skip)]
+    pub dpop_nonce: Option<String>,
+}
+
+/// RFC 7800 `cnf`, with RFC 9449 §6.1's `jkt`.
+#[derive(Debug, Serialize)]
+struct Confirmation<'a> {
+    jkt: &'a str,
 }
 
 /// RFC 9068 §2.2. What `oauth::access_token` reads back.
@@ -49,6 +58,8 @@ struct AccessTokenClaims<'a> {
     userinfo_claims: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     act: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Confirmation<'a>>,
 }
 
 /// OIDC Core §2, with the user's claims (§5.1) flattened in.
@@ -87,7 +98,13 @@ fn audience_of<'a>(client: &'a Client, resources: &'a [String], issuer: &'a str)
 }
 
 /// Signs the access token (and the ID token when `openid` was granted to a user).
-pub fn tokens(ctx: &Context, client: &Client, granted: Granted) -> Result<TokenResponse, Error> {
+/// `dpop_jkt`: the key the request proved, which binds the access token.
+pub fn tokens(
+    ctx: &Context,
+    client: &Client,
+    granted: Granted,
+    dpop_jkt: Option<&str>,
+) -> Result<TokenResponse, Error> {
     let protocol = &ctx.protocol;
     let now = ctx.now();
     let signer = ctx.keys.signer(client.signing_alg)?;
@@ -114,6 +131,7 @@ pub fn tokens(ctx: &Context, client: &Client, granted: Granted) -> Result<TokenR
         auth_time: user.map(|(_, t)| *t),
         userinfo_claims: &requested.userinfo,
         act: granted.act.as_ref(),
+        cnf: dpop_jkt.map(|jkt| Confirmation { jkt }),
     };
     let access_token = signer.sign("at+jwt", &access_claims)?;
     ctx.metrics
@@ -140,12 +158,13 @@ pub fn tokens(ctx: &Context, client: &Client, granted: Granted) -> Result<TokenR
     };
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: if dpop_jkt.is_some() { "DPoP" } else { "Bearer" },
         expires_in: exp - now,
         refresh_token: granted.refresh_token,
         scope,
         id_token,
         issued_token_type: exchanged.then_some(token_exchange::ACCESS_TOKEN_TYPE),
+        dpop_nonce: None,
     })
 }
 
@@ -159,6 +178,8 @@ pub struct NewFamily<'a> {
     /// The resources (RFC 8707) the grant covers; refreshes stay within them.
     pub resources: &'a [String],
     pub family_id: String,
+    /// The DPoP key of the request that started the family.
+    pub dpop_jkt: Option<&'a str>,
     /// The family's lifetime, from now.
     pub ttl: i64,
     pub now: i64,
@@ -184,7 +205,13 @@ impl NewFamily<'_> {
             revoked_at: None,
             session_id: self.session_id.map(str::to_owned),
             resources: self.resources.join(" "),
-            dpop_jkt: None,
+            // RFC 9449 §5: a public client's refresh tokens are bound to its
+            // DPoP key; a confidential client's are bound by its
+            // authentication already.
+            dpop_jkt: self
+                .dpop_jkt
+                .filter(|_| self.client.is_public())
+                .map(str::to_owned),
         };
         (token, row)
     }

@@ -114,6 +114,9 @@ pub struct TokenRequest {
     pub resources: Vec<String>,
     /// The client's network address, for brute-force accounting.
     pub address: Option<String>,
+    /// The `DPoP` header values (RFC 9449 §4): none, one proof, or a
+    /// malformed request with several.
+    pub dpop_proofs: Vec<String>,
 }
 
 impl TokenRequest {
@@ -127,6 +130,7 @@ impl TokenRequest {
             client,
             resources: resource::requested(params)?,
             address: None,
+            dpop_proofs: Vec::new(),
         })
     }
 }

@@ -29,10 +29,6 @@ async fn untrusted_redirects_get_a_page_and_other_errors_go_back_to_the_client()
             &[("request", "eyJhbGciOiJub25lIn0.e30.")],
             "request_not_supported",
         ),
-        (
-            &[("request_uri", "https://example.com/r")],
-            "request_uri_not_supported",
-        ),
         (&[("prompt", "none login")], "invalid_request"),
     ];
     for (extra, error) in cases {
@@ -45,6 +41,12 @@ async fn untrusted_redirects_get_a_page_and_other_errors_go_back_to_the_client()
         );
         assert_eq!(query_param(&callback, "state").as_deref(), Some("st4te"));
     }
+    // A request_uri this server did not make (RFC 9126 §4): nothing in the
+    // request can be trusted, so a page, not a redirect.
+    let (url, _) = authorize_url(&app, "web", CALLBACK, &[("request_uri", "https://example.com/r")]);
+    let res = browser.get(&url).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.headers().get("location").is_none());
     let url = format!(
         "{}/authorize?response_type=code&client_id=web&redirect_uri={}&state=s&code_challenge_method=plain&code_challenge={}",
         app.address,

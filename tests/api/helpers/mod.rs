@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod cluster;
+pub mod dpop;
 pub mod tokens;
 
 use std::net::TcpListener;

@@ -29,6 +29,8 @@ pub struct Presented {
     pub redirect_uri: Option<String>,
     pub code_verifier: Option<String>,
     pub resources: Vec<String>,
+    /// The DPoP key the request proved (RFC 9449).
+    pub dpop_jkt: Option<String>,
 }
 
 pub async fn run(ctx: &Context, client: &Client, presented: Presented) -> Result<Granted, Error> {
@@ -101,6 +103,14 @@ fn redeem(
     ) {
         return Ok(Redeemed::Refused(e));
     }
+    // RFC 9449 §10: a code bound by `dpop_jkt` needs a proof by that key.
+    if let Some(bound) = code.dpop_jkt.as_deref() {
+        if presented.dpop_jkt.as_deref() != Some(bound) {
+            return Ok(Redeemed::Refused(Error::invalid_grant(
+                "the authorization code is bound to another DPoP key",
+            )));
+        }
+    }
     let code_resources = resource::from_stored(&code.resources);
     let audience = match resource::target(&presented.resources, &code_resources, client) {
         Ok(a) => a,
@@ -124,6 +134,7 @@ fn redeem(
             session_id: Some(&code.session_id),
             resources: &code_resources,
             family_id: family_id.clone(),
+            dpop_jkt: presented.dpop_jkt.as_deref(),
             ttl: refresh_ttl,
             now,
         }

@@ -30,13 +30,14 @@ pub async fn run(
     client: &Client,
     device_code: String,
     resources: &[String],
+    dpop_jkt: Option<String>,
 ) -> Result<Granted, Error> {
     let hash = secrets::sha256_hex(&device_code);
     let (ttl, now) = (ctx.protocol.refresh_token_ttl, ctx.now());
     let (c, asked) = (client.clone(), resources.to_vec());
     let outcome = ctx
         .db
-        .write(move |conn| poll(conn, &c, &hash, &asked, ttl, now))
+        .write(move |conn| poll(conn, &c, &hash, &asked, dpop_jkt.as_deref(), ttl, now))
         .await?;
     match outcome {
         Polled::Refused(e) => Err(e),
@@ -74,6 +75,7 @@ fn poll(
     client: &Client,
     hash: &str,
     asked: &[String],
+    dpop_jkt: Option<&str>,
     refresh_ttl: i64,
     now: i64,
 ) -> Result<Polled, StoreError> {
@@ -153,6 +155,7 @@ fn poll(
             session_id: Some(session_id),
             resources: &granted_resources,
             family_id: secrets::random_token(16),
+            dpop_jkt,
             ttl: refresh_ttl,
             now,
         }

@@ -80,6 +80,7 @@ pub async fn run(
     grant: Grant,
     resources: &[String],
     address: Option<String>,
+    dpop_jkt: Option<&str>,
 ) -> Result<Granted, Error> {
     let grant_type = grant.grant_type();
     if !client.allows(grant_type) {
@@ -98,6 +99,7 @@ pub async fn run(
                 redirect_uri,
                 code_verifier,
                 resources: resources.to_vec(),
+                dpop_jkt: dpop_jkt.map(str::to_owned),
             };
             authorization_code::run(ctx, client, presented).await
         }
@@ -107,18 +109,25 @@ pub async fn run(
             scope,
         } => {
             let audience = resource::registered(resources.to_vec(), client)?;
-            password::run(ctx, client, username, password, scope, audience, address).await
+            password::run(
+                ctx, client, username, password, scope, audience, address, dpop_jkt,
+            )
+            .await
         }
         Grant::RefreshToken {
             refresh_token,
             scope,
-        } => refresh_token::run(ctx, client, refresh_token, scope, resources.to_vec()).await,
+        } => {
+            let jkt = dpop_jkt.map(str::to_owned);
+            refresh_token::run(ctx, client, refresh_token, scope, resources.to_vec(), jkt).await
+        }
         Grant::ClientCredentials { scope } => {
             let audience = resource::registered(resources.to_vec(), client)?;
             client_credentials::run(client, scope, audience)
         }
         Grant::DeviceCode { device_code } => {
-            device_code::run(ctx, client, device_code, resources).await
+            device_code::run(ctx, client, device_code, resources, dpop_jkt.map(str::to_owned))
+                .await
         }
         Grant::TokenExchange(exchange) => {
             token_exchange::run(ctx, client, exchange, resources).await

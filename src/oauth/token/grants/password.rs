@@ -16,6 +16,7 @@ pub async fn run(
     scope: Option<String>,
     audience: Vec<String>,
     address: Option<String>,
+    dpop_jkt: Option<&str>,
 ) -> Result<Granted, Error> {
     let scope = Scope::grant(scope.as_deref(), &client.scope)?;
     let attempt = accounts::Attempt {
@@ -48,6 +49,7 @@ pub async fn run(
             session_id: None,
             resources: &audience,
             family_id: secrets::random_token(16),
+            dpop_jkt,
             ttl: ctx.protocol.refresh_token_ttl,
             now,
         }

@@ -31,6 +31,7 @@ pub async fn run(
     presented: String,
     requested_scope: Option<String>,
     resources: Vec<String>,
+    dpop_jkt: Option<String>,
 ) -> Result<Granted, Error> {
     let c = client.clone();
     let hash = secrets::sha256_hex(&presented);
@@ -41,6 +42,7 @@ pub async fn run(
             let asked = Asked {
                 scope: requested_scope.as_deref(),
                 resources: &resources,
+                dpop_jkt: dpop_jkt.as_deref(),
             };
             rotate(conn, &c, &hash, asked, reuse_grace, now)
         })
@@ -77,6 +79,8 @@ pub async fn run(
 struct Asked<'a> {
     scope: Option<&'a str>,
     resources: &'a [String],
+    /// The DPoP key the request proved.
+    dpop_jkt: Option<&'a str>,
 }
 
 /// Spends `hash` and stores its successor, or says why not. Runs on a
@@ -111,6 +115,14 @@ fn rotate(
     if user.disabled {
         rt::revoke_family(conn, &row.family_id, now)?;
         return invalid();
+    }
+    // RFC 9449 §5: a bound family is refreshed only with a proof by its key.
+    if let Some(bound) = row.dpop_jkt.as_deref() {
+        if asked.dpop_jkt != Some(bound) {
+            return Ok(Refreshed::Refused(Error::invalid_grant(
+                "the refresh token is bound to another DPoP key",
+            )));
+        }
     }
     let granted = Scope::from_stored(&row.scope)?;
     let scope = match Scope::grant(asked.scope, &granted) {
