@@ -176,7 +176,7 @@ impl Settings {
                 device_code_ttl: number(get("device_code_ttl"), 60, 3_600)?,
                 device_poll_interval: number(get("device_poll_interval"), 1, 60)?,
                 rate_limit: number(get("token_rate_limit"), 0, 1_000_000)?,
-    dpop_nonce: boolean(get("dpop_nonce"))?,
+                dpop_nonce: boolean(get("dpop_nonce"))?,
                 require_par: boolean(get("require_pushed_authorization_requests"))?,
             },
             sessions: Sessions {

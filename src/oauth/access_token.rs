@@ -231,9 +231,9 @@ pub async fn validate_presented(
                 path,
                 access_token: Some(&presented.token),
             };
-            let proven = dpop::check(ctx, &proofs, target)
-                .await?
-                .ok_or_else(|| Error::invalid_dpop_proof("a DPoP proof must come with the token"))?;
+            let proven = dpop::check(ctx, &proofs, target).await?.ok_or_else(|| {
+                Error::invalid_dpop_proof("a DPoP proof must come with the token")
+            })?;
             if !crate::secrets::constant_time_eq(&proven.jkt, jkt) {
                 return Err(Error::invalid_dpop_proof(
                     "the DPoP proof is signed by another key than the token is bound to",

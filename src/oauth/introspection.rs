@@ -72,7 +72,11 @@ pub async fn introspect(ctx: &Context, query: TokenQuery) -> Result<Value, Error
             return Ok(inactive());
         };
         let claims = valid.claims;
-        let token_type = if claims.cnf.is_some() { "DPoP" } else { "Bearer" };
+        let token_type = if claims.cnf.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        };
         let mut answer = json!({
             "active": true, "token_type": token_type, "scope": claims.scope, "client_id": claims.client_id,
             "sub": claims.sub, "aud": claims.aud, "iss": issuer, "exp": claims.exp, "iat": claims.iat,

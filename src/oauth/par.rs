@@ -24,7 +24,8 @@ pub const PUSHED_TTL: i64 = 60;
 
 /// The parameters of client authentication, which are not part of the
 /// authorization request.
-const CLIENT_AUTH_PARAMS: [&str; 3] = ["client_secret", "client_assertion", "client_assertion_type"];
+const CLIENT_AUTH_PARAMS: [&str; 3] =
+    ["client_secret", "client_assertion", "client_assertion_type"];
 
 /// A push as the HTTP layer read it.
 pub struct PushRequest {

@@ -10,7 +10,8 @@
 //! - the token endpoint: [`token`] (grants and what their tokens carry),
 //!   [`refresh`] (rotation and reuse), [`errors`] (RFC 6749 error answers),
 //!   [`resources`] (RFC 8707 resource indicators), [`token_exchange`]
-//!   (RFC 8693), [`device`] (the RFC 8628 device grant and its pages);
+//!   (RFC 8693), [`device`] (the RFC 8628 device grant and its pages),
+//!   [`dpop`] (RFC 9449 proofs and bound tokens, also at the resources);
 //! - the browser flow: [`authorize`] (the code flow, prompts, redirects,
 //!   the login form, consent), [`userinfo`] (and the claims parameter),
 //!   [`logout`], and [`browser`] (a real Chromium);
@@ -36,6 +37,7 @@ mod cli;
 mod corrupt_data;
 mod device;
 mod discovery;
+mod dpop;
 mod errors;
 mod events;
 mod helpers;

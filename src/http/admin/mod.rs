@@ -97,14 +97,10 @@ async fn authorize(req: &HttpRequest) -> Result<String, AdminError> {
             "the access token is invalid or expired",
         ))
     };
-    let valid = access_token::validate_presented(
-        &state.ctx,
-        &token,
-        req.method().as_str(),
-        req.path(),
-    )
-    .await
-    .map_err(token_error)?;
+    let valid =
+        access_token::validate_presented(&state.ctx, &token, req.method().as_str(), req.path())
+            .await
+            .map_err(token_error)?;
     if !valid.claims.aud.contains(state.ctx.issuer()) {
         return Err(invalid());
     }

@@ -6,10 +6,10 @@ use serde_json::json;
 
 use crate::http::State;
 use crate::keys::SigningAlg;
-use crate::oauth::{client_auth, dpop};
 use crate::oauth::clients::GrantType;
 use crate::oauth::registration::Mode;
 use crate::oauth::scope::USER_SCOPES;
+use crate::oauth::{client_auth, dpop};
 
 /// GET /.well-known/jwks.json — RFC 7517 §5: every published public key.
 #[get("/.well-known/jwks.json")]

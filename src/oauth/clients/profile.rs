@@ -48,11 +48,13 @@ pub fn check(new: &NewClient) -> Result<(), RegistrationError> {
         return refuse("access tokens must be sender-constrained with DPoP (§5.3.1.1)");
     }
     if new.signing_alg == SigningAlg::Rs256 {
-        return refuse(
-            "tokens must be signed with PS256, ES256 or EdDSA, not RS256 (§5.4.1)",
-        );
+        return refuse("tokens must be signed with PS256, ES256 or EdDSA, not RS256 (§5.4.1)");
     }
-    if let Some(uri) = new.redirect_uris.iter().find(|u| !u.starts_with("https://")) {
+    if let Some(uri) = new
+        .redirect_uris
+        .iter()
+        .find(|u| !u.starts_with("https://"))
+    {
         return refuse(&format!(
             "redirect URIs must use https (§5.3.1.2), not {uri}"
         ));

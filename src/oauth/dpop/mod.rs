@@ -58,7 +58,11 @@ pub async fn check(
     let proof = match headers {
         [] => return Ok(None),
         [one] => *one,
-        _ => return Err(Error::invalid_dpop_proof("send one DPoP proof, not several")),
+        _ => {
+            return Err(Error::invalid_dpop_proof(
+                "send one DPoP proof, not several",
+            ))
+        }
     };
     let now = ctx.now();
     let claims = proof::verify(proof)?;

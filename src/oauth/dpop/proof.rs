@@ -60,7 +60,11 @@ pub(super) fn verify(proof: &str) -> Result<Claims, Error> {
     }
     let alg = match header.get("alg").and_then(Value::as_str) {
         Some(name) if ALGS.contains(&name) => name,
-        _ => return Err(bad("the DPoP proof's alg is not an accepted asymmetric one")),
+        _ => {
+            return Err(bad(
+                "the DPoP proof's alg is not an accepted asymmetric one",
+            ))
+        }
     };
     let algorithm: Algorithm = alg
         .parse()

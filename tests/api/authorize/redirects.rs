@@ -43,7 +43,12 @@ async fn untrusted_redirects_get_a_page_and_other_errors_go_back_to_the_client()
     }
     // A request_uri this server did not make (RFC 9126 §4): nothing in the
     // request can be trusted, so a page, not a redirect.
-    let (url, _) = authorize_url(&app, "web", CALLBACK, &[("request_uri", "https://example.com/r")]);
+    let (url, _) = authorize_url(
+        &app,
+        "web",
+        CALLBACK,
+        &[("request_uri", "https://example.com/r")],
+    );
     let res = browser.get(&url).await;
     assert_eq!(res.status(), 400);
     assert!(res.headers().get("location").is_none());

@@ -165,6 +165,8 @@ pub struct ClientSpec<'a> {
     pub resources: &'a [&'a str],
     pub exchange_audiences: &'a [&'a str],
     pub exchange_impersonation: bool,
+    /// Access tokens must be DPoP-bound.
+    pub require_dpop: bool,
 }
 
 impl<'a> ClientSpec<'a> {
@@ -193,6 +195,7 @@ impl Default for ClientSpec<'_> {
             resources: &[],
             exchange_audiences: &[],
             exchange_impersonation: false,
+            require_dpop: false,
         }
     }
 }
@@ -293,6 +296,7 @@ impl TestApp {
                 .map(|s| s.to_string())
                 .collect(),
             exchange_impersonation: spec.exchange_impersonation,
+            require_dpop: spec.require_dpop,
             ..NewClient::default()
         };
         let now = self.now();

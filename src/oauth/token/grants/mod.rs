@@ -126,8 +126,14 @@ pub async fn run(
             client_credentials::run(client, scope, audience)
         }
         Grant::DeviceCode { device_code } => {
-            device_code::run(ctx, client, device_code, resources, dpop_jkt.map(str::to_owned))
-                .await
+            device_code::run(
+                ctx,
+                client,
+                device_code,
+                resources,
+                dpop_jkt.map(str::to_owned),
+            )
+            .await
         }
         Grant::TokenExchange(exchange) => {
             token_exchange::run(ctx, client, exchange, resources).await
