@@ -112,7 +112,7 @@ fn as_json(error: AuthorizeError) -> Error {
 /// What `/authorize?client_id=…&request_uri=…` leads to.
 #[derive(Debug)]
 pub enum Taken {
-    Request(AuthorizeRequest),
+    Request(Box<AuthorizeRequest>),
     /// Unknown, expired, used already, or another client's: there is no
     /// redirect URI to trust, so the browser is told on a page.
     Unusable,
@@ -137,5 +137,5 @@ pub async fn take(ctx: &Context, client: &Client, request_uri: &str) -> Result<T
     };
     let request: AuthorizeRequest = serde_json::from_str(&params)
         .map_err(|e| StoreError::Corrupt(format!("pushed request: {e}")))?;
-    Ok(Taken::Request(request))
+    Ok(Taken::Request(Box::new(request)))
 }

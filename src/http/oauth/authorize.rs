@@ -80,7 +80,7 @@ async fn start(
     // RFC 9126 §4: a pushed request stands for every other parameter.
     if let Some(request_uri) = params.get("request_uri") {
         return match par::take(&state.ctx, &client, request_uri).await? {
-            Taken::Request(request) => proceed(req, state, &client, request, None).await,
+            Taken::Request(request) => proceed(req, state, &client, *request, None).await,
             Taken::Unusable => Err(PageError::sign_in(
                 "This sign-in link has expired or was already used. \
                  Go back to the application and start again.",

@@ -109,10 +109,14 @@ pub async fn run(
             scope,
         } => {
             let audience = resource::registered(resources.to_vec(), client)?;
-            password::run(
-                ctx, client, username, password, scope, audience, address, dpop_jkt,
-            )
-            .await
+            let presented = password::Presented {
+                username,
+                password,
+                scope,
+                address,
+                dpop_jkt,
+            };
+            password::run(ctx, client, presented, audience).await
         }
         Grant::RefreshToken {
             refresh_token,

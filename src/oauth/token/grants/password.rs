@@ -8,16 +8,30 @@ use crate::oauth::{Context, Error, Scope};
 use crate::secrets;
 use crate::store::refresh_tokens as rt;
 
+/// What the password grant's request carries besides the client.
+pub struct Presented<'a> {
+    pub username: String,
+    pub password: String,
+    pub scope: Option<String>,
+    /// The client's network address, for brute-force accounting.
+    pub address: Option<String>,
+    /// The DPoP key the request proved.
+    pub dpop_jkt: Option<&'a str>,
+}
+
 pub async fn run(
     ctx: &Context,
     client: &Client,
-    username: String,
-    password: String,
-    scope: Option<String>,
+    presented: Presented<'_>,
     audience: Vec<String>,
-    address: Option<String>,
-    dpop_jkt: Option<&str>,
 ) -> Result<Granted, Error> {
+    let Presented {
+        username,
+        password,
+        scope,
+        address,
+        dpop_jkt,
+    } = presented;
     let scope = Scope::grant(scope.as_deref(), &client.scope)?;
     let attempt = accounts::Attempt {
         username,
