@@ -14,9 +14,11 @@
 //!   [`dpop`] (RFC 9449 proofs and bound tokens, also at the resources);
 //! - the browser flow: [`authorize`] (the code flow, prompts, redirects,
 //!   the login form, consent), [`userinfo`] (and the claims parameter),
-//!   [`logout`], and [`browser`] (a real Chromium);
+//!   [`logout`], [`par`] (pushed authorization requests, RFC 9126), and
+//!   [`browser`] (a real Chromium);
 //! - other endpoints: [`introspection`], [`revocation`], [`discovery`],
 //!   [`registration`] (dynamic client registration and management),
+//!   [`fapi`] (the FAPI 2.0 registration rules),
 //!   [`admin`] (the admin API and the audit trail), [`ops`] (health,
 //!   readiness, metrics);
 //! - defences: [`brute_force`] (lock-out, slow-down, rate limits),
@@ -40,6 +42,7 @@ mod discovery;
 mod dpop;
 mod errors;
 mod events;
+mod fapi;
 mod helpers;
 mod input_limits;
 mod introspection;
@@ -47,6 +50,7 @@ mod keys;
 mod logout;
 mod migrations;
 mod ops;
+mod par;
 mod process;
 mod refresh;
 mod registration;

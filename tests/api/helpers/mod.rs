@@ -167,6 +167,8 @@ pub struct ClientSpec<'a> {
     pub exchange_impersonation: bool,
     /// Access tokens must be DPoP-bound.
     pub require_dpop: bool,
+    /// Authorization requests must be pushed (RFC 9126).
+    pub require_par: bool,
 }
 
 impl<'a> ClientSpec<'a> {
@@ -196,6 +198,7 @@ impl Default for ClientSpec<'_> {
             exchange_audiences: &[],
             exchange_impersonation: false,
             require_dpop: false,
+            require_par: false,
         }
     }
 }
@@ -297,6 +300,7 @@ impl TestApp {
                 .collect(),
             exchange_impersonation: spec.exchange_impersonation,
             require_dpop: spec.require_dpop,
+            require_par: spec.require_par,
             ..NewClient::default()
         };
         let now = self.now();
