@@ -13,6 +13,7 @@ use crate::helpers::browser::{
     Browser, CALLBACK,
 };
 use crate::helpers::cluster::{provision, token, Cluster};
+use crate::helpers::dpop::DpopKey;
 use crate::helpers::tokens::TokenResponse;
 use crate::helpers::{error_of, unverified_claims, AppOptions, ClientSpec, TestApp, PASSWORD};
 
@@ -482,4 +483,68 @@ async fn a_request_pushed_at_one_replica_is_used_at_another() {
         .get(&authorize_with(&a, "app", request_uri, &[]))
         .await;
     assert_unusable_page(again).await;
+}
+
+#[tokio::test]
+async fn a_dpop_proof_at_the_push_binds_the_code_to_its_key() {
+    // RFC 9449 §10.1: the code of a request pushed with a proof can only be
+    // redeemed with a proof of the same key.
+    let (app, secret, _) = sso_setup().await;
+    let key = DpopKey::es256();
+    let (form, verifier) = request_form("web", &[]);
+    let proof = key.proof(
+        "POST",
+        &format!("{}/par", app.address),
+        app.now(),
+        None,
+        None,
+    );
+    let res = app
+        .http
+        .post(format!("{}/par", app.address))
+        .basic_auth("web", Some(&secret))
+        .header("DPoP", proof)
+        .form(&pairs(&form))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    let request_uri = body["request_uri"].as_str().unwrap();
+    let browser = Browser::new();
+    let url = authorize_with(&app.address, "web", request_uri, &[]);
+    let callback = login_through(&browser, &url, "alice", PASSWORD).await;
+    let code = query_param(&callback, "code").expect("a code");
+
+    let redeem = |proof: Option<String>| {
+        let mut req = app
+            .http
+            .post(format!("{}/token", app.address))
+            .basic_auth("web", Some(&secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", CALLBACK),
+                ("code_verifier", verifier.as_str()),
+            ]);
+        if let Some(p) = proof {
+            req = req.header("DPoP", p);
+        }
+        req.send()
+    };
+    let token_url = format!("{}/token", app.address);
+    let other = DpopKey::es256().proof("POST", &token_url, app.now(), None, None);
+    let (status, _) = error_of(redeem(Some(other)).await.unwrap()).await;
+    assert_eq!(status, 400, "another key's proof");
+    let (status, _) = error_of(redeem(None).await.unwrap()).await;
+    assert_eq!(status, 400, "no proof");
+    let proof = key.proof("POST", &token_url, app.now(), None, None);
+    let res = redeem(Some(proof)).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let tokens = TokenResponse::read(res).await;
+    assert_eq!(tokens.token_type, "DPoP");
+    assert_eq!(
+        unverified_claims(&tokens.access_token)["cnf"]["jkt"],
+        key.jkt.as_str()
+    );
 }
