@@ -43,7 +43,7 @@ pub enum ClientCommand {
         /// `aud` of its access tokens (default: the issuer).
         #[arg(long)]
         audience: Option<String>,
-        /// RS256, PS256, ES256 or EdDSA [default: RS256; PS256 under --profile fapi2]
+        /// RS256, PS256, ES256 or EdDSA [default: RS256; ES256 under --profile fapi2]
         #[arg(long)]
         signing_alg: Option<SigningAlg>,
         /// A resource URI (RFC 8707) its access tokens may be for (repeatable).
@@ -64,7 +64,7 @@ pub enum ClientCommand {
         #[arg(long)]
         require_dpop: bool,
         /// Hold the client to a security profile: fapi2 (the FAPI 2.0
-        /// Security Profile: private_key_jwt, PAR, PKCE, DPoP, PS256).
+        /// Security Profile: private_key_jwt, PAR, PKCE, DPoP, not RS256).
         #[arg(long)]
         profile: Option<Profile>,
         /// Read the client secret (at least 32 characters) from standard input.
