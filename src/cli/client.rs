@@ -43,7 +43,8 @@ pub enum ClientCommand {
         /// `aud` of its access tokens (default: the issuer).
         #[arg(long)]
         audience: Option<String>,
-        /// RS256, PS256, ES256 or EdDSA [default: RS256; ES256 under --profile fapi2]
+        /// What its access and ID tokens are signed with: RS256, PS256, ES256
+        /// or EdDSA (any case) [default: RS256; PS256 under --profile fapi2]
         #[arg(long)]
         signing_alg: Option<SigningAlg>,
         /// A resource URI (RFC 8707) its access tokens may be for (repeatable).

@@ -16,9 +16,10 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Make a new active key (both algorithms unless --alg) and retire the old one.
+    /// Make a new active key (every algorithm unless --alg) and retire the old one.
     /// Running servers pick it up within PORTCULLIS_KEY_REFRESH_INTERVAL.
     Rotate {
+        /// RS256, PS256, ES256 or EdDSA (any case).
         #[arg(long)]
         alg: Option<SigningAlg>,
     },

@@ -10,7 +10,8 @@
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
-    EcdsaKeyPair, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256,
+    EcdsaKeyPair, Ed25519KeyPair, RsaEncoding, RsaKeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
+    RSA_PKCS1_SHA256, RSA_PSS_SHA256,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -19,8 +20,13 @@ use serde::Serialize;
 use super::{KeyError, SigningAlg};
 
 enum KeyPair {
-    Rsa(RsaKeyPair),
+    /// RS256 and PS256 keys alike; the padding is the algorithm's.
+    Rsa {
+        key: RsaKeyPair,
+        padding: &'static dyn RsaEncoding,
+    },
     Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
 }
 
 /// An unsealed active key, ready to sign.
@@ -45,7 +51,7 @@ fn encoded_header(typ: &str, alg: SigningAlg, kid: &str) -> Result<String, KeyEr
 
 impl Signer {
     /// Parses the private key stored by `material::generate`: PKCS#1 DER for
-    /// RSA, PKCS#8 DER for P-256.
+    /// RSA, PKCS#8 DER for P-256 and Ed25519.
     pub fn new(
         kid: String,
         alg: SigningAlg,
@@ -56,13 +62,23 @@ impl Signer {
             kid: kid.clone(),
             why: format!("the private key cannot sign: {e}"),
         };
+        // One RSA key pair for RS256 and PS256; the padding is the
+        // algorithm's: PKCS#1 v1.5, or PSS with SHA-256, MGF1 with SHA-256
+        // and a 32-byte salt (RFC 7518 §3.5).
+        let rsa = |padding: &'static dyn RsaEncoding| {
+            RsaKeyPair::from_der(private_der)
+                .map(|key| KeyPair::Rsa { key, padding })
+                .map_err(|e| unusable(e.to_string()))
+        };
         let pair = match alg {
-            SigningAlg::Rs256 => KeyPair::Rsa(
-                RsaKeyPair::from_der(private_der).map_err(|e| unusable(e.to_string()))?,
-            ),
+            SigningAlg::Rs256 => rsa(&RSA_PKCS1_SHA256)?,
+            SigningAlg::Ps256 => rsa(&RSA_PSS_SHA256)?,
             SigningAlg::Es256 => KeyPair::Ec(
                 EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, private_der)
                     .map_err(|e| unusable(e.to_string()))?,
+            ),
+            SigningAlg::EdDsa => KeyPair::Ed(
+                Ed25519KeyPair::from_pkcs8(private_der).map_err(|e| unusable(e.to_string()))?,
             ),
         };
         Ok(Signer {
@@ -90,9 +106,9 @@ impl Signer {
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
         let signature = match &self.pair {
-            KeyPair::Rsa(key) => {
+            KeyPair::Rsa { key, padding } => {
                 let mut sig = vec![0u8; key.public_modulus_len()];
-                key.sign(&RSA_PKCS1_SHA256, &self.rng, token.as_bytes(), &mut sig)
+                key.sign(*padding, &self.rng, token.as_bytes(), &mut sig)
                     .map_err(|e| KeyError::Sign(e.to_string()))?;
                 sig
             }
@@ -101,6 +117,8 @@ impl Signer {
                 .map_err(|e| KeyError::Sign(e.to_string()))?
                 .as_ref()
                 .to_vec(),
+            // Deterministic (RFC 8032 §5.1.6): no randomness to draw.
+            KeyPair::Ed(key) => key.sign(token.as_bytes()).as_ref().to_vec(),
         };
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut token);
@@ -135,6 +153,44 @@ mod tests {
                 .unwrap()
                 .claims;
             assert_eq!(claims["sub"], "x");
+        }
+    }
+
+    #[test]
+    fn rsa_padding_is_the_algorithms() {
+        use aws_lc_rs::signature::{
+            RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256,
+        };
+        for (alg, scheme, other) in [
+            (
+                SigningAlg::Rs256,
+                &RSA_PKCS1_2048_8192_SHA256,
+                &RSA_PSS_2048_8192_SHA256,
+            ),
+            (
+                SigningAlg::Ps256,
+                &RSA_PSS_2048_8192_SHA256,
+                &RSA_PKCS1_2048_8192_SHA256,
+            ),
+        ] {
+            let key = generate(alg).unwrap();
+            let signer = Signer::new(key.kid.clone(), alg, 0, &key.private_der).unwrap();
+            let token = signer
+                .sign("JWT", &serde_json::json!({"sub": "x"}))
+                .unwrap();
+            let (input, signature) = token.rsplit_once('.').unwrap();
+            let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+            let jwk: serde_json::Value = serde_json::from_str(&key.public_jwk).unwrap();
+            let part = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
+            let public = RsaPublicKeyComponents {
+                n: part("n"),
+                e: part("e"),
+            };
+            assert!(public.verify(scheme, input.as_bytes(), &signature).is_ok());
+            assert!(
+                public.verify(other, input.as_bytes(), &signature).is_err(),
+                "{alg} signed with the other padding"
+            );
         }
     }
 }

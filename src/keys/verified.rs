@@ -2,7 +2,7 @@
 //! SHA-256: the same bytes carry the same signature, so verifying them
 //! again can only give the same answer. A service that exchanges (RFC 8693)
 //! or introspects the same user token on every call then pays for the
-//! P-256 or RSA verification once per token instead of once per call.
+//! signature verification once per token instead of once per call.
 //!
 //! Only the signature check is skipped. The key must still be published
 //! (a revoked key leaves the verifier set, and with it every token it

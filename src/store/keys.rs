@@ -8,21 +8,32 @@ use diesel::prelude::*;
 use super::schema::signing_keys;
 use super::{DbConnection, StoreError};
 
-/// The JWS algorithms Portcullis signs with. Defined here, where rows carry
-/// it; the key material each needs is in `keys::material`.
+/// The JWS algorithms Portcullis signs with (RFC 7518 §3, RFC 8037 §3.1).
+/// Defined here, where rows carry it; the key material each needs is in
+/// `keys::material`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SigningAlg {
     Rs256,
+    Ps256,
     Es256,
+    EdDsa,
 }
 
 impl SigningAlg {
-    pub const ALL: [SigningAlg; 2] = [SigningAlg::Rs256, SigningAlg::Es256];
+    pub const ALL: [SigningAlg; 4] = [
+        SigningAlg::Rs256,
+        SigningAlg::Ps256,
+        SigningAlg::Es256,
+        SigningAlg::EdDsa,
+    ];
 
+    /// The JWS `alg` name, as headers, JWKs and discovery spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             SigningAlg::Rs256 => "RS256",
+            SigningAlg::Ps256 => "PS256",
             SigningAlg::Es256 => "ES256",
+            SigningAlg::EdDsa => "EdDSA",
         }
     }
 }
@@ -36,15 +47,14 @@ impl fmt::Display for SigningAlg {
 impl FromStr for SigningAlg {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let wanted = s.to_ascii_uppercase();
         SigningAlg::ALL
             .into_iter()
-            .find(|a| a.as_str() == wanted)
+            .find(|a| a.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
                 let names: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
                 format!(
-                    "unsupported signing algorithm `{s}` (expected {})",
-                    names.join(" or ")
+                    "unsupported signing algorithm `{s}` (expected one of {})",
+                    names.join(", ")
                 )
             })
     }
@@ -322,5 +332,8 @@ mod tests {
             Err(StoreError::Corrupt(_))
         ));
         assert_eq!("es256".parse::<SigningAlg>().unwrap(), SigningAlg::Es256);
+        assert_eq!("eddsa".parse::<SigningAlg>().unwrap(), SigningAlg::EdDsa);
+        assert_eq!("EDDSA".parse::<SigningAlg>().unwrap(), SigningAlg::EdDsa);
+        assert_eq!("ps256".parse::<SigningAlg>().unwrap(), SigningAlg::Ps256);
     }
 }

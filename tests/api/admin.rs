@@ -75,7 +75,10 @@ async fn admins_manage_keys_users_and_clients_and_every_action_is_audited() {
         .json()
         .await
         .unwrap();
-    assert_eq!(keys["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        keys["keys"].as_array().unwrap().len(),
+        portcullis::keys::SigningAlg::ALL.len()
+    );
     assert!(keys.to_string().find("sealed").is_none());
     let rotated: Value = admin(reqwest::Method::POST, "/keys/rotate")
         .json(&json!({"alg": "ES256"}))
@@ -179,6 +182,33 @@ async fn admins_manage_keys_users_and_clients_and_every_action_is_audited() {
         .iter()
         .any(|c| c["client_id"] == "shop"));
     assert!(!clients.to_string().contains(&shop_secret));
+    // Every algorithm discovery lists, named in any case; tokens follow it.
+    for (given, alg) in [("ps256", "PS256"), ("eddsa", "EdDSA")] {
+        let id = format!("svc-{given}");
+        let res = admin(reqwest::Method::POST, "/clients")
+            .json(
+                &json!({"client_id": id, "grant_types": ["client_credentials"],
+                          "scope": "api:read", "signing_alg": given}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let made: Value = res.json().await.unwrap();
+        assert_eq!(made["signing_alg"], alg, "{made}");
+        let res = app
+            .post_token(
+                &[("grant_type", "client_credentials")],
+                Some((&id, made["client_secret"].as_str().unwrap())),
+            )
+            .await;
+        let token = TokenResponse::read(res).await.access_token;
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(format!("{:?}", header.alg), alg);
+        app.verify_access_token(&token, &app.address)
+            .await
+            .expect("verifies with the JWKS");
+    }
     let res = admin(reqwest::Method::POST, "/clients")
         .json(&json!({"client_id": "bad", "public": true, "grant_types": ["client_credentials"]}))
         .send()

@@ -44,10 +44,16 @@ async fn discovery_documents_describe_what_is_implemented() {
             doc["device_authorization_endpoint"],
             format!("{}/device_authorization", app.address)
         );
-        let algs = doc["id_token_signing_alg_values_supported"]
-            .as_array()
-            .unwrap();
-        assert!(algs.contains(&Value::from("RS256")) && algs.contains(&Value::from("ES256")));
+        for field in [
+            "id_token_signing_alg_values_supported",
+            "access_token_signing_alg_values_supported",
+        ] {
+            assert_eq!(
+                doc[field],
+                serde_json::json!(["RS256", "PS256", "ES256", "EdDSA"]),
+                "{field}"
+            );
+        }
         let auth = doc["token_endpoint_auth_methods_supported"]
             .as_array()
             .unwrap();
@@ -83,7 +89,8 @@ async fn jwks_publishes_public_keys_only_with_caching_headers() {
     let etag = res.headers()["etag"].to_str().unwrap().to_owned();
     let doc: Value = res.json().await.unwrap();
     let keys = doc["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 2);
+    assert_eq!(keys.len(), 4, "one active key per algorithm");
+    let mut algs = std::collections::BTreeSet::new();
     let mut kids = std::collections::HashSet::new();
     for key in keys {
         assert!(
@@ -97,19 +104,28 @@ async fn jwks_publishes_public_keys_only_with_caching_headers() {
                 "private member {private} published"
             );
         }
+        let alg = key["alg"].as_str().unwrap();
+        algs.insert(alg.to_owned());
         match key["kty"].as_str().unwrap() {
             "RSA" => {
-                assert_eq!(key["alg"], "RS256");
+                assert!(alg == "RS256" || alg == "PS256", "{alg}");
                 assert!(key["n"].is_string() && key["e"].is_string());
             }
             "EC" => {
-                assert_eq!(key["alg"], "ES256");
+                assert_eq!(alg, "ES256");
                 assert_eq!(key["crv"], "P-256");
                 assert!(key["x"].is_string() && key["y"].is_string());
+            }
+            // RFC 8037 §2: an Ed25519 public key is `x` alone.
+            "OKP" => {
+                assert_eq!(alg, "EdDSA");
+                assert_eq!(key["crv"], "Ed25519");
+                assert!(key["x"].is_string() && key.get("y").is_none());
             }
             other => panic!("unexpected kty {other}"),
         }
     }
+    assert_eq!(algs.len(), 4, "{algs:?}");
     // The set parses as a jsonwebtoken JwkSet, and each key as a DecodingKey.
     let set = app.jwks().await;
     for jwk in &set.keys {

@@ -1,7 +1,9 @@
 use portcullis::keys::{Kek, SigningAlg};
+use portcullis::oauth::clients::GrantType;
 use portcullis::store::keys as rows;
 use serde_json::Value;
 
+use crate::helpers::tokens::TokenResponse;
 use crate::helpers::{eventually, spawn_app, ClientSpec, PASSWORD};
 
 fn kid_of(token: &str) -> String {
@@ -135,7 +137,7 @@ async fn private_keys_are_sealed_in_the_database() {
     let app = spawn_app().await;
     let kek = Kek::load(&app.kek_file).unwrap();
     let keys = app.ctx.db.run(rows::list).await.unwrap();
-    assert_eq!(keys.len(), 2);
+    assert_eq!(keys.len(), SigningAlg::ALL.len());
     let wrong = Kek::from_bytes(&[0u8; 32]);
     let mut ders = Vec::new();
     for key in &keys {
@@ -176,5 +178,104 @@ async fn private_keys_are_sealed_in_the_database() {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+/// PS256 and EdDSA keys rotate like the others, through the CLI and the
+/// admin API: the client's tokens move to the new kid and the old one stays
+/// published, with its tokens still verifiable.
+#[tokio::test]
+async fn ps256_and_eddsa_keys_rotate_through_the_cli_and_the_admin_api() {
+    let app = spawn_app().await;
+    let ops = app
+        .create_client(ClientSpec {
+            id: "ops",
+            grants: &[GrantType::ClientCredentials],
+            scope: "portcullis:admin",
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let admin = app
+        .post_token(&[("grant_type", "client_credentials")], Some(("ops", &ops)))
+        .await;
+    let admin = TokenResponse::read(admin).await.access_token;
+    for (id, alg, name) in [
+        ("cc-ps256", SigningAlg::Ps256, "ps256"),
+        ("cc-eddsa", SigningAlg::EdDsa, "eddsa"),
+    ] {
+        let secret = app
+            .create_client(ClientSpec {
+                id,
+                grants: &[GrantType::ClientCredentials],
+                alg,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let token = || async {
+            let res = app
+                .post_token(&[("grant_type", "client_credentials")], Some((id, &secret)))
+                .await;
+            TokenResponse::read(res).await.access_token
+        };
+        let first = token().await;
+        let first_kid = kid_of(&first);
+
+        // The CLI, the algorithm named in any case.
+        let out = app.cli(&["keys", "rotate", "--alg", name], None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let cli_kid = stdout.trim().rsplit(' ').next().unwrap().to_owned();
+        assert_ne!(cli_kid, first_kid);
+        eventually("the server signs with the CLI's new key", || async {
+            kid_of(&token().await) == cli_kid
+        })
+        .await;
+
+        // The admin API, by the name discovery gives.
+        let res = app
+            .http
+            .post(format!("{}/admin/keys/rotate", app.address))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({ "alg": alg.as_str() }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let rotated: Value = res.json().await.unwrap();
+        assert_eq!(rotated["rotated"][0]["alg"], alg.as_str());
+        let api_kid = rotated["rotated"][0]["kid"].as_str().unwrap().to_owned();
+        // The replica that rotated signs with the new key at once.
+        let last = token().await;
+        assert_eq!(kid_of(&last), api_kid);
+
+        let jwks = app.jwks().await;
+        for kid in [&first_kid, &cli_kid, &api_kid] {
+            assert!(jwks.find(kid).is_some(), "{alg}: {kid} is published");
+        }
+        for t in [&first, &last] {
+            let claims = app
+                .verify_access_token(t, &app.address)
+                .await
+                .unwrap_or_else(|e| panic!("{alg}: {e}"));
+            assert_eq!(claims["client_id"], id);
+            assert_eq!(app.introspect(t, (id, &secret)).await["active"], true);
+        }
+        let list = app.cli(&["keys", "list", "--json"], None);
+        let list: Vec<Value> = serde_json::from_slice(&list.stdout).unwrap();
+        let state = |kid: &str| {
+            list.iter()
+                .find(|k| k["kid"] == kid)
+                .map(|k| (k["alg"].clone(), k["state"].clone()))
+        };
+        let named = |s: &str| Some((Value::from(alg.as_str()), Value::from(s)));
+        assert_eq!(state(&first_kid), named("retired"));
+        assert_eq!(state(&cli_kid), named("retired"));
+        assert_eq!(state(&api_kid), named("active"));
     }
 }

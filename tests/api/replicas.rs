@@ -183,7 +183,7 @@ fn key_states(cluster: &Cluster) -> HashMap<(String, String), usize> {
 
 fn assert_consistent(cluster: &Cluster) {
     let states = key_states(cluster);
-    for alg in ["RS256", "ES256"] {
+    for alg in portcullis::keys::SigningAlg::ALL.map(|a| a.as_str()) {
         let n = |state: &str| {
             states
                 .get(&(alg.to_owned(), state.to_owned()))
