@@ -83,6 +83,33 @@ async fn the_cli_provisions_users_and_clients_that_the_server_accepts() {
         listed[0].get("client_secret").is_none(),
         "the secret is shown once only"
     );
+    // Every signing algorithm, named in any case; listed by its JWS name.
+    for (given, alg) in [("ps256", "PS256"), ("eddsa", "EdDSA")] {
+        let id = format!("svc-{given}");
+        ok(&app.cli(
+            &[
+                "client",
+                "add",
+                &id,
+                "--grant-types",
+                "client_credentials",
+                "--signing-alg",
+                given,
+            ],
+            None,
+        ));
+        let listed: Vec<Value> =
+            serde_json::from_str(&ok(&app.cli(&["client", "list", "--json"], None))).unwrap();
+        let client = listed.iter().find(|c| c["client_id"] == id.as_str());
+        assert_eq!(client.unwrap()["signing_alg"], alg);
+    }
+    let refused = app.cli(&["client", "add", "hs", "--signing-alg", "HS256"], None);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("EdDSA"),
+        "the error names what is accepted: {err}"
+    );
 
     let human = ok(&app.cli(&["client", "add", "cli-app", "--public"], None));
     assert!(human.contains("created public client cli-app"));

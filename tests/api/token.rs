@@ -63,6 +63,23 @@ async fn password_grant_issues_tokens_a_relying_party_verifies_with_the_jwks_es2
     .await;
 }
 
+#[tokio::test]
+async fn password_grant_issues_tokens_a_relying_party_verifies_with_the_jwks_ps256() {
+    password_grant_round_trip(
+        SigningAlg::Ps256,
+        CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+        "PS256",
+    )
+    .await;
+}
+
+/// openidconnect checks the EdDSA signature (Ed25519) and computes at_hash
+/// with SHA-512, as the server does.
+#[tokio::test]
+async fn password_grant_issues_tokens_a_relying_party_verifies_with_the_jwks_eddsa() {
+    password_grant_round_trip(SigningAlg::EdDsa, CoreJwsSigningAlgorithm::EdDsa, "EdDSA").await;
+}
+
 async fn password_grant_round_trip(
     alg: SigningAlg,
     oidc_alg: CoreJwsSigningAlgorithm,
@@ -126,6 +143,12 @@ async fn password_grant_round_trip(
     assert_eq!(id_claims["preferred_username"], "alice");
     assert_eq!(id_claims["email"], "user@example.com");
     assert_eq!(id_claims["name"], "Test User");
+
+    // The server verifies its own token, whatever the algorithm.
+    let res = app.get_with_bearer("/userinfo", access).await;
+    assert_eq!(res.status(), 200, "{alg}: userinfo refused the token");
+    let info: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(info["sub"], sub.as_str());
 
     // A verifier that pins the wrong audience must refuse the token.
     assert!(app
@@ -208,6 +231,66 @@ async fn client_secret_post_and_public_clients_authenticate() {
         .verify_access_token(&body.access_token, &app.address)
         .await
         .is_ok());
+}
+
+/// A client's access tokens are signed with its algorithm's active key:
+/// the header names a key of that algorithm in the JWKS, the token verifies
+/// with that public JWK alone, and the server accepts it back
+/// (introspection).
+#[tokio::test]
+async fn client_credentials_tokens_are_signed_with_the_clients_algorithm() {
+    let app = spawn_app().await;
+    let jwks: serde_json::Value = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (id, alg) in [
+        ("cc-ps256", SigningAlg::Ps256),
+        ("cc-eddsa", SigningAlg::EdDsa),
+    ] {
+        let secret = app
+            .create_client(ClientSpec {
+                id,
+                grants: &[GrantType::ClientCredentials],
+                alg,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let res = app
+            .post_token(&[("grant_type", "client_credentials")], Some((id, &secret)))
+            .await;
+        assert_eq!(res.status(), 200);
+        let token = TokenResponse::read(res).await.access_token;
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, alg.jwt_algorithm(), "{id}");
+        let kid = header.kid.expect("a kid");
+        let jwk = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid.as_str())
+            .unwrap_or_else(|| panic!("{id}: kid {kid} is not in the JWKS"));
+        assert_eq!(jwk["alg"], alg.as_str(), "{id}");
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk.clone()).unwrap();
+        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(alg.jwt_algorithm());
+        validation.set_audience(&[&app.address]);
+        validation.set_issuer(&[&app.address]);
+        let claims = jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation)
+            .unwrap_or_else(|e| panic!("{id}: {e}"))
+            .claims;
+        assert_eq!(claims["client_id"], id);
+
+        let info = app.introspect(&token, (id, &secret)).await;
+        assert_eq!(info["active"], true, "{id}: {info}");
+        assert_eq!(info["client_id"], id);
+    }
 }
 
 #[tokio::test]

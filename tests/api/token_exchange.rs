@@ -2,6 +2,7 @@
 //! it for one meant for the next service, as a delegate (`act`) or, when
 //! registered for it, by impersonation.
 
+use portcullis::keys::SigningAlg;
 use portcullis::oauth::clients::GrantType;
 use serde_json::{json, Value};
 
@@ -181,6 +182,62 @@ async fn a_delegated_token_names_its_actor_and_verifies_from_the_jwks() {
         claims["act"],
         json!({"sub": "svc-b", "client_id": "svc-b", "act": {"sub": "svc-a", "client_id": "svc-a"}})
     );
+}
+
+/// Subject and actor tokens are verified whatever they were signed with:
+/// an EdDSA user token and a PS256 actor token trade for a token signed
+/// with the exchanging client's algorithm.
+#[tokio::test]
+async fn subject_and_actor_tokens_of_the_new_algorithms_are_accepted() {
+    let app = spawn_app_with(AppOptions::default()).await;
+    app.create_user("alice", PASSWORD).await;
+    let web = app
+        .create_client(ClientSpec {
+            id: "web",
+            audience: Some("svc-a"),
+            alg: SigningAlg::EdDsa,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let a = app
+        .create_client(ClientSpec {
+            id: "svc-a",
+            grants: &[GrantType::TokenExchange, GrantType::ClientCredentials],
+            exchange_audiences: &["svc-b"],
+            alg: SigningAlg::Ps256,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let alg_of = |token: &str| jsonwebtoken::decode_header(token).unwrap().alg;
+    let user = app
+        .password_token_pair(("web", &web), ("alice", PASSWORD), "openid api:read")
+        .await;
+    assert_eq!(alg_of(&user.access_token), jsonwebtoken::Algorithm::EdDSA);
+    let res = app
+        .post_token(&[("grant_type", "client_credentials")], Some(("svc-a", &a)))
+        .await;
+    let actor = TokenResponse::read(res).await.access_token;
+    assert_eq!(alg_of(&actor), jsonwebtoken::Algorithm::PS256);
+    let res = app
+        .post_token(
+            &[
+                ("grant_type", EXCHANGE),
+                ("subject_token", &user.access_token),
+                ("subject_token_type", ACCESS),
+                ("actor_token", &actor),
+                ("actor_token_type", ACCESS),
+                ("audience", "svc-b"),
+            ],
+            Some(("svc-a", &a)),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let exchanged = TokenResponse::read(res).await.access_token;
+    assert_eq!(alg_of(&exchanged), jsonwebtoken::Algorithm::PS256);
+    let claims = app.verify_access_token(&exchanged, "svc-b").await.unwrap();
+    assert_eq!(claims["act"]["sub"], "svc-a");
 }
 
 #[tokio::test]
