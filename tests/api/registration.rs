@@ -4,10 +4,12 @@
 //! limits.
 
 use futures::future::join_all;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, RedirectUrl, TokenResponse as _,
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, TokenResponse as _,
 };
 use portcullis::oauth::clients::GrantType;
 use portcullis::oauth::registration::initial_tokens;
@@ -469,6 +471,7 @@ async fn a_registered_client_logs_in_then_updates_and_deletes_itself() {
             "logo_uri": "https://partner.example.com/logo.png",
             "contacts": ["ops@partner.example.com"],
             "software_id": "partner-app",
+            "id_token_signed_response_alg": "EdDSA",
         }),
         None,
     )
@@ -497,6 +500,7 @@ async fn a_registered_client_logs_in_then_updates_and_deletes_itself() {
     assert_eq!(registered["client_name"], "Partner app");
     assert_eq!(registered["contacts"], json!(["ops@partner.example.com"]));
     assert_eq!(registered["software_id"], "partner-app");
+    assert_eq!(registered["id_token_signed_response_alg"], "EdDSA");
 
     // An openidconnect relying party logs in with it; a third party, so
     // the user consents first.
@@ -556,12 +560,36 @@ async fn a_registered_client_logs_in_then_updates_and_deletes_itself() {
         .request_async(&app.http)
         .await
         .expect("code exchange with the registered client");
-    let claims = tokens
-        .id_token()
-        .expect("an ID token")
-        .claims(&client.id_token_verifier(), &nonce)
+    // Signed as registered: EdDSA (Ed25519), which the relying party must
+    // allow (openidconnect allows RS256 alone by default); at_hash is the
+    // left half of SHA-512 for Ed25519.
+    let id_token = tokens.id_token().expect("an ID token");
+    let verifier = client
+        .id_token_verifier()
+        .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EdDsa]);
+    let claims = id_token
+        .claims(&verifier, &nonce)
         .expect("the ID token verifies");
     assert_eq!(claims.audiences()[0].as_str(), client_id);
+    assert_eq!(
+        id_token.signing_alg().unwrap(),
+        &CoreJwsSigningAlgorithm::EdDsa
+    );
+    let expected_hash = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected_hash));
+    let access = tokens.access_token().secret();
+    assert_eq!(
+        jsonwebtoken::decode_header(access).unwrap().alg,
+        jsonwebtoken::Algorithm::EdDSA
+    );
+    app.verify_access_token(access, &app.address)
+        .await
+        .expect("the access token verifies with the JWKS");
     let refresh = tokens
         .refresh_token()
         .expect("a refresh token")
@@ -593,6 +621,20 @@ async fn a_registered_client_logs_in_then_updates_and_deletes_itself() {
         "the client secret is no registration token",
     )
     .await;
+
+    // The signing algorithm stays: an update cannot change it.
+    assert_eq!(current["id_token_signed_response_alg"], "EdDSA");
+    let mut other_alg = current.clone();
+    other_alg["id_token_signed_response_alg"] = json!("RS256");
+    let res = manage(
+        &app,
+        reqwest::Method::PUT,
+        &client_id,
+        Some(&first_token),
+        Some(&other_alg),
+    )
+    .await;
+    assert_eq!(refusal(res).await, (400, "invalid_client_metadata".into()));
 
     // Update: new redirect URIs; the token rotates, the secret stays.
     let mut changed = current.clone();

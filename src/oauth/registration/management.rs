@@ -57,8 +57,8 @@ pub async fn read(ctx: &Context, client_id: &str, token: Option<String>) -> Resu
 /// PUT — RFC 7592 §2.2: replaces the metadata with the body's (checked as
 /// a registration is; omitted fields take their defaults), and the
 /// registration access token with a new one, returned. The client's
-/// secret stays, and so does its kind: a confidential client cannot turn
-/// public or the reverse.
+/// secret stays, and so do its kind (a confidential client cannot turn
+/// public or the reverse) and its signing algorithm.
 pub async fn update(
     ctx: &Context,
     client_id: &str,
@@ -83,6 +83,15 @@ pub async fn update(
     if new.public != client.is_public() {
         return Err(invalid_metadata(
             "token_endpoint_auth_method cannot change between `none` and a secret: register a new client",
+        ));
+    }
+    // The signing algorithm stays (`clients::update_metadata`): an update
+    // may repeat it, or leave it out, but not change it.
+    if metadata::present(&body, "id_token_signed_response_alg")
+        && new.signing_alg != client.signing_alg
+    {
+        return Err(invalid_metadata(
+            "id_token_signed_response_alg cannot change: register a new client",
         ));
     }
     let registration_token = secrets::random_token(32);

@@ -3,13 +3,15 @@
 //! ([`clients::validate`]), and rendered back from a stored [`Client`].
 //!
 //! Fields with a column of their own become the client's (redirect URIs,
-//! grant types, scope, name, post-logout redirect URIs); the others that
+//! grant types, scope, name, post-logout redirect URIs, the signing
+//! algorithm `id_token_signed_response_alg`); the others that
 //! Portcullis understands are kept in `clients.metadata` as given (after
 //! their checks); unknown fields are ignored (§2).
 
 use serde_json::{json, Map, Value};
 
 use super::{invalid_metadata, Mode, Policy};
+use crate::keys::SigningAlg;
 use crate::oauth::client_auth;
 use crate::oauth::clients::{self, Client, GrantType, NewClient, RegistrationError};
 use crate::oauth::{Error, ErrorCode, Scope};
@@ -130,6 +132,13 @@ pub(super) fn parse(
 
     let name = string(body, "client_name")?.filter(|n| !n.trim().is_empty());
 
+    // OpenID Connect Dynamic Client Registration §2; the client's access
+    // tokens are signed with the same key as its ID tokens.
+    let signing_alg = match string(body, "id_token_signed_response_alg")? {
+        None => NewClient::DEFAULT_SIGNING_ALG,
+        Some(name) => signing_alg(&name)?,
+    };
+
     for key in HTTPS_URIS {
         if let Some(uri) = string(body, key)? {
             check_https(key, &uri)?;
@@ -168,6 +177,7 @@ pub(super) fn parse(
         scope: scope.to_string(),
         consent: true,
         post_logout_redirect_uris,
+        signing_alg,
         dynamic: true,
         metadata: extra,
         ..NewClient::default()
@@ -201,6 +211,22 @@ fn grant_type(name: &str, mode: Mode) -> Result<GrantType, Error> {
     }
 }
 
+/// A JWS algorithm name as registered: exactly as JWA spells it (names are
+/// case-sensitive, RFC 7515 §4.1.1), and one Portcullis signs with — never
+/// `none`.
+fn signing_alg(name: &str) -> Result<SigningAlg, Error> {
+    SigningAlg::ALL
+        .into_iter()
+        .find(|alg| alg.as_str() == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
+            invalid_metadata(format!(
+                "id_token_signed_response_alg `{name}` is not supported: use one of {}",
+                names.join(", ")
+            ))
+        })
+}
+
 /// The client information (RFC 7591 §3.2.1) of a stored client, without
 /// its credentials.
 pub(super) fn describe(client: &Client) -> Map<String, Value> {
@@ -220,6 +246,10 @@ pub(super) fn describe(client: &Client) -> Map<String, Value> {
         json!(if code_flow { vec!["code"] } else { vec![] }),
     );
     out.insert("scope".into(), json!(client.scope.to_string()));
+    out.insert(
+        "id_token_signed_response_alg".into(),
+        json!(client.signing_alg.as_str()),
+    );
     if !client.post_logout_redirect_uris.is_empty() {
         out.insert(
             "post_logout_redirect_uris".into(),
@@ -344,6 +374,30 @@ mod tests {
             !client.metadata.contains_key("unknown_field"),
             "§2: ignored"
         );
+    }
+
+    #[test]
+    fn the_signing_algorithm_is_any_one_portcullis_signs_with_by_its_exact_name() {
+        let cb = json!(["https://app.example.com/cb"]);
+        let alg = |name: Value| {
+            parse_json(
+                json!({"redirect_uris": cb, "id_token_signed_response_alg": name}),
+                Mode::Open,
+            )
+        };
+        assert_eq!(
+            alg(Value::Null).unwrap().signing_alg,
+            NewClient::DEFAULT_SIGNING_ALG
+        );
+        for known in SigningAlg::ALL {
+            let client = alg(json!(known.as_str())).unwrap();
+            assert_eq!(client.signing_alg, known);
+            assert!(!client.metadata.contains_key("id_token_signed_response_alg"));
+        }
+        for refused in [json!("eddsa"), json!("none"), json!("HS256"), json!(256)] {
+            let code = alg(refused.clone()).map(|_| ()).map_err(|e| e.code);
+            assert_eq!(code, Err(ErrorCode::InvalidClientMetadata), "{refused}");
+        }
     }
 
     #[test]
