@@ -77,7 +77,7 @@ fn provision(server: &Server) -> Result<HashMap<&'static str, String>, String> {
         Some(&format!("{PASSWORD}\n")),
     )?;
     let mut clients = HashMap::new();
-    let specs: [(&str, &[&str]); 9] = [
+    let specs: [(&str, &[&str]); 11] = [
         (
             "cc-rs256",
             &[
@@ -98,6 +98,28 @@ fn provision(server: &Server) -> Result<HashMap<&'static str, String>, String> {
                 "api",
                 "--signing-alg",
                 "ES256",
+            ],
+        ),
+        (
+            "cc-ps256",
+            &[
+                "--grant-types",
+                "client_credentials",
+                "--scope",
+                "api",
+                "--signing-alg",
+                "PS256",
+            ],
+        ),
+        (
+            "cc-eddsa",
+            &[
+                "--grant-types",
+                "client_credentials",
+                "--scope",
+                "api",
+                "--signing-alg",
+                "EdDSA",
             ],
         ),
         (

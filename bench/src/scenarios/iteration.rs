@@ -82,8 +82,7 @@ pub async fn iteration(
                 return Err("the discovery document changed".into());
             }
         }
-        Kind::ClientCredentials { es256 } => {
-            let id = if es256 { "cc-es256" } else { "cc-rs256" };
+        Kind::ClientCredentials { client: id } => {
             // oidc-provider grants no scope unless asked.
             let body = match f.target {
                 Target::OidcProvider => "grant_type=client_credentials&scope=api",

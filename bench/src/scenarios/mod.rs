@@ -18,8 +18,10 @@ pub enum Kind {
     Jwks,
     Jwks304,
     Discovery,
+    /// `client`: the client_credentials client whose signing algorithm the
+    /// scenario measures (`cc-rs256`, `cc-ps256`, `cc-es256`, `cc-eddsa`).
     ClientCredentials {
-        es256: bool,
+        client: &'static str,
     },
     Password,
     /// `openid`: the tokens were bought with the `openid` scope, so every
@@ -104,12 +106,22 @@ pub fn scenarios() -> Vec<Scenario> {
         s("discovery", Kind::Discovery, None),
         s(
             "client_credentials-RS256",
-            Kind::ClientCredentials { es256: false },
+            Kind::ClientCredentials { client: "cc-rs256" },
+            None,
+        ),
+        s(
+            "client_credentials-PS256",
+            Kind::ClientCredentials { client: "cc-ps256" },
             None,
         ),
         s(
             "client_credentials-ES256",
-            Kind::ClientCredentials { es256: true },
+            Kind::ClientCredentials { client: "cc-es256" },
+            None,
+        ),
+        s(
+            "client_credentials-EdDSA",
+            Kind::ClientCredentials { client: "cc-eddsa" },
             None,
         ),
         s("password", Kind::Password, None),
