@@ -13,7 +13,7 @@ use crate::keys::SigningAlg;
 /// names none.
 pub fn default_signing_alg(profile: Option<Profile>) -> SigningAlg {
     match profile {
-        Some(Profile::Fapi2) => SigningAlg::Es256,
+        Some(Profile::Fapi2) => SigningAlg::Ps256,
         None => NewClient::DEFAULT_SIGNING_ALG,
     }
 }
