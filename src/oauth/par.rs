@@ -2,11 +2,12 @@
 //! authorization request to `/par`, authenticated, and gets a `request_uri`
 //! that the browser then carries to `/authorize` in place of the parameters.
 //! The request is validated at push time with the authorization endpoint's
-//! own rules, stored (so any replica can take it), and taken once.
+//! own rules and stored, so any replica can open it. The browser may open
+//! it again (a reload) until its code is issued; that spends it.
 
 use serde::Serialize;
 
-use super::authorize::{self, AuthorizeError, AuthorizeRequest};
+use super::authorize::{self, AuthorizeError, AuthorizeRequest, PENDING_TTL};
 use super::client_auth::{self, ClientAuth};
 use super::clients::Client;
 use super::form::Params;
@@ -118,7 +119,9 @@ pub enum Taken {
     Unusable,
 }
 
-/// Takes the pushed request `request_uri` of `client`, once.
+/// Opens the pushed request `request_uri` of `client` for the browser. It
+/// can be opened again (a reload) until its code is issued, which spends
+/// it (`AuthorizeRequest::pushed` says which row).
 pub async fn take(ctx: &Context, client: &Client, request_uri: &str) -> Result<Taken, StoreError> {
     if !request_uri.starts_with(REQUEST_URI_PREFIX) || request_uri.len() > 256 {
         return Ok(Taken::Unusable);
@@ -128,14 +131,17 @@ pub async fn take(ctx: &Context, client: &Client, request_uri: &str) -> Result<T
         client.client_id.clone(),
         ctx.now(),
     );
+    let key = hash.clone();
+    let keep_until = now + PENDING_TTL;
     let params = ctx
         .db
-        .write(move |conn| rows::take(conn, &hash, &client_id, now))
+        .write(move |conn| rows::open(conn, &key, &client_id, now, keep_until))
         .await?;
     let Some(params) = params else {
         return Ok(Taken::Unusable);
     };
-    let request: AuthorizeRequest = serde_json::from_str(&params)
+    let mut request: AuthorizeRequest = serde_json::from_str(&params)
         .map_err(|e| StoreError::Corrupt(format!("pushed request: {e}")))?;
+    request.pushed = Some(hash);
     Ok(Taken::Request(Box::new(request)))
 }

@@ -179,6 +179,36 @@ async fn a_request_uri_is_used_once() {
 }
 
 #[tokio::test]
+async fn a_request_uri_may_be_opened_again_until_its_code_is_issued() {
+    // FAPI 2.0 test plan: "PAR ensure server accepts reused request_uri
+    // before authentication completion" (a reloaded login page).
+    let (app, secret, _) = sso_setup().await;
+    let (form, verifier) = request_form("web", &[]);
+    let request_uri = push(&app, &form, Some(("web", &secret))).await;
+    let url = authorize_with(&app.address, "web", &request_uri, &[]);
+    let first_tab = Browser::new();
+    let login = location(&first_tab.get(&url).await);
+    assert!(login.contains("/login?request="), "{login}");
+    let second_tab = Browser::new();
+    let tokens = code_through(&app, &secret, &request_uri, &verifier).await;
+    assert_eq!(tokens.scope, "openid");
+    // The code is issued: the request is spent, for a new visit and for the
+    // login page the first tab still has open.
+    assert_unusable_page(second_tab.get(&url).await).await;
+    let html = first_tab.get(&login).await.text().await.unwrap();
+    let res = first_tab
+        .submit_login(&app.address, &html, "alice", PASSWORD)
+        .await;
+    let callback = location(&first_tab.get(&location(&res)).await);
+    assert!(callback.starts_with(CALLBACK), "{callback}");
+    assert_eq!(
+        query_param(&callback, "error").as_deref(),
+        Some("invalid_request")
+    );
+    assert!(query_param(&callback, "code").is_none());
+}
+
+#[tokio::test]
 async fn another_clients_request_uri_is_refused_and_not_spent() {
     let (app, secret, _) = sso_setup().await;
     let (form, verifier) = request_form("web", &[]);

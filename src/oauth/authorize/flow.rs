@@ -12,7 +12,7 @@ use crate::oauth::clients::Client;
 use crate::oauth::{Context, Error, ErrorCode, Scope};
 use crate::secrets;
 use crate::store::authorization::{self as rows, PendingRow};
-use crate::store::StoreError;
+use crate::store::{pushed_requests, StoreError};
 
 /// What the browser is sent to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,13 +107,28 @@ pub async fn issue_code_redirect(
     let code = ctx
         .db
         .write(move |conn| {
+            // A pushed request gives one code: of two tabs, one gets it.
+            if let Some(pushed) = &req.pushed {
+                if !pushed_requests::spend(conn, pushed, now)? {
+                    return Ok::<_, StoreError>(None);
+                }
+            }
             let code = issue_code(conn, &req, &user_id, &session_id, auth_time, now, ttl)?;
             if let Some(id) = pending_id {
                 rows::delete_pending(conn, &id)?;
             }
-            Ok::<_, StoreError>(code)
+            Ok(Some(code))
         })
         .await?;
+    let Some(code) = code else {
+        let error = Error::invalid_request("this pushed authorization request was already used");
+        return Ok(error_redirect(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            &error,
+            ctx.issuer(),
+        ));
+    };
     Ok(response::code_redirect(
         &request.redirect_uri,
         &code,

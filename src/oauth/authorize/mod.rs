@@ -56,6 +56,10 @@ pub struct AuthorizeRequest {
     /// The DPoP key the code will be bound to (RFC 9449 §10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// The pushed request (RFC 9126) it came from, by the hash of its
+    /// `request_uri`: spent when the code is issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed: Option<String>,
 }
 
 #[derive(Debug)]

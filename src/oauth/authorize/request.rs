@@ -222,6 +222,7 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizeRequest, Au
         claims,
         resources,
         dpop_jkt,
+        pushed: None,
     })
 }
 
