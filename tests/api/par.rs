@@ -578,3 +578,34 @@ async fn a_dpop_proof_at_the_push_binds_the_code_to_its_key() {
         key.jkt.as_str()
     );
 }
+
+#[tokio::test]
+async fn the_form_endpoints_answer_other_methods_with_405() {
+    // FAPI 2.0 test plan: "PAR reject invalid HTTP verb".
+    let app = crate::helpers::spawn_app().await;
+    for path in [
+        "/par",
+        "/token",
+        "/introspect",
+        "/revoke",
+        "/device_authorization",
+    ] {
+        let res = app
+            .http
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "GET {path}");
+        assert_eq!(res.headers()["allow"], "POST");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+        let res = app
+            .http
+            .put(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405, "PUT {path}");
+    }
+}

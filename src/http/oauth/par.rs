@@ -1,7 +1,7 @@
 //! `POST /par` — RFC 9126 §2: form in, `request_uri` out.
 
 use actix_web::http::header;
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::http::errors::OAuthError;
 use crate::http::extract::{authorization_header, dpop_proofs, read_form, DPOP_NONCE};
@@ -10,7 +10,6 @@ use crate::oauth::client_auth::ClientAuth;
 use crate::oauth::dpop;
 use crate::oauth::par::{self, PushRequest};
 
-#[post("/par")]
 pub async fn push(
     req: HttpRequest,
     payload: web::Payload,

@@ -2,7 +2,7 @@
 //! `POST /device_authorization`: form in, JSON out.
 
 use actix_web::http::header;
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::http::errors::OAuthError;
 use crate::http::extract::{authorization_header, dpop_proofs, read_form, DPOP_NONCE};
@@ -14,7 +14,6 @@ use crate::oauth::token::{exchange, TokenRequest};
 
 /// POST /token — RFC 6749 §4.1.3 (authorization code), §4.3 (password),
 /// §4.4 (client credentials), §6 (refresh).
-#[post("/token")]
 pub async fn token(
     req: HttpRequest,
     payload: web::Payload,
@@ -41,7 +40,6 @@ async fn token_query(req: &HttpRequest, payload: web::Payload) -> Result<TokenQu
 }
 
 /// POST /introspect — RFC 7662.
-#[post("/introspect")]
 pub async fn introspect(
     req: HttpRequest,
     payload: web::Payload,
@@ -55,7 +53,6 @@ pub async fn introspect(
 }
 
 /// POST /revoke — RFC 7009.
-#[post("/revoke")]
 pub async fn revoke(
     req: HttpRequest,
     payload: web::Payload,
@@ -69,7 +66,6 @@ pub async fn revoke(
 }
 
 /// POST /device_authorization — RFC 8628 §3.1.
-#[post("/device_authorization")]
 pub async fn device_authorization(
     req: HttpRequest,
     payload: web::Payload,
