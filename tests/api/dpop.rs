@@ -673,3 +673,42 @@ async fn a_proof_used_at_one_replica_is_refused_at_another() {
     let body: Value = again.json().await.unwrap();
     assert_eq!(body["error"], "invalid_dpop_proof");
 }
+
+#[tokio::test]
+async fn a_proof_ten_seconds_early_or_late_is_accepted() {
+    // FAPI 2.0 test plan: DPoP proofs with iat 10 s before and after.
+    let (app, _, svc) = setup().await;
+    let key = DpopKey::es256();
+    for iat in [app.now() - 10, app.now() + 10] {
+        let proof = key.proof("POST", &htu(&app, "/token"), iat, None, None);
+        assert_eq!(cc_with(&app, &svc, &proof).await.status(), 200, "iat {iat}");
+    }
+}
+
+#[tokio::test]
+async fn a_push_whose_dpop_jkt_is_not_its_proofs_key_is_refused() {
+    // FAPI 2.0 test plan: "ensure mismatched dpop_jkt fails" (RFC 9449 §10.1).
+    let (app, secret, _) = crate::helpers::browser::sso_setup().await;
+    let (named, prover) = (DpopKey::es256(), DpopKey::es256());
+    let proof = prover.proof("POST", &htu(&app, "/par"), app.now(), None, None);
+    let res = app
+        .http
+        .post(htu(&app, "/par"))
+        .basic_auth("web", Some(&secret))
+        .header("DPoP", proof)
+        .form(&[
+            ("response_type", "code"),
+            ("redirect_uri", crate::helpers::browser::CALLBACK),
+            ("scope", "openid"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+            ("dpop_jkt", named.jkt.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    refused(res, 400, "invalid_dpop_proof").await;
+}
