@@ -85,8 +85,10 @@ impl Application {
         tokio::spawn(keys.clone().follow_database(refresh_every));
         tokio::spawn(housekeeping(db.clone(), clock.clone()));
 
+        let seen_jtis = crate::store::seen_jtis::SeenJtis::start(db.clone());
         let ctx = Arc::new(Context {
             protocol: settings.protocol(),
+            seen_jtis,
             db,
             keys,
             clients: Default::default(),

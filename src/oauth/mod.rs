@@ -72,6 +72,8 @@ pub struct Context {
     pub events: Events,
     /// Server-provided DPoP nonces (RFC 9449 §8), when the setting asks.
     pub dpop_nonces: Option<dpop::Nonces>,
+    /// JWT ids seen once (DPoP proofs, client assertions), at every replica.
+    pub seen_jtis: crate::store::seen_jtis::SeenJtis,
 }
 
 impl Context {

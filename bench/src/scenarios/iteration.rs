@@ -8,7 +8,7 @@ use hyper::Method;
 use serde_json::Value;
 
 use super::auth_code::auth_code_flow;
-use super::{device_code, registration, token_exchange, Kind, Prepared};
+use super::{device_code, dpop, registration, token_exchange, Kind, Prepared};
 use crate::fixture::{password_client, password_tokens, refresh_token_of, Fixture};
 use crate::http::{basic, expect, form, json, Conn};
 use crate::peers::Target;
@@ -176,6 +176,9 @@ pub async fn iteration(
             state.answers.count(answer, 1);
         }
         Kind::Register => registration::register(conn).await?,
+        Kind::ClientCredentialsDpop => {
+            dpop::client_credentials(conn, f, state.prepared.next_once()?).await?
+        }
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 mod auth_code;
 pub mod device_code;
+pub mod dpop;
 mod iteration;
 mod prepare;
 mod registration;
@@ -46,6 +47,9 @@ pub enum Kind {
     /// RFC 7591: an application registers itself (a new confidential
     /// client per request).
     Register,
+    /// RFC 9449: client credentials of the ES256 client with a fresh DPoP
+    /// proof per request.
+    ClientCredentialsDpop,
 }
 
 /// A scenario as the table and `--scenarios` name it.
@@ -192,6 +196,12 @@ pub fn scenarios() -> Vec<Scenario> {
             "dynamic_registration",
             Kind::Register,
             Min::PerSecond(1_000.0),
+            false,
+        ),
+        held(
+            "client_credentials-ES256-dpop",
+            Kind::ClientCredentialsDpop,
+            Min::ShareOf("client_credentials-ES256", 0.6),
             false,
         ),
     ]

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::{device_code, token_exchange, Kind};
+use super::{device_code, dpop, token_exchange, Kind};
 use crate::fixture::Fixture;
 use crate::peers::Target;
 
@@ -21,12 +21,28 @@ pub enum Prepared {
         bodies: Vec<String>,
         next: AtomicUsize,
     },
+    /// Request values each used once, in turn (DPoP proofs).
+    Once {
+        values: Vec<String>,
+        next: AtomicUsize,
+    },
 }
 
 impl Prepared {
     pub fn body(&self) -> Result<&str, String> {
         match self {
             Prepared::Body(b) => Ok(b),
+            _ => Err("the scenario was not prepared".into()),
+        }
+    }
+
+    /// The next value never used before; an error once all are spent.
+    pub fn next_once(&self) -> Result<&str, String> {
+        match self {
+            Prepared::Once { values, next } => values
+                .get(next.fetch_add(1, Ordering::Relaxed))
+                .map(String::as_str)
+                .ok_or_else(|| "every value made before the clock started was used".into()),
             _ => Err("the scenario was not prepared".into()),
         }
     }
@@ -59,6 +75,10 @@ pub async fn prepare(kind: Kind, f: &Fixture, duration: Duration) -> Result<Prep
                 next: AtomicUsize::new(0),
             })
         }
+        Kind::ClientCredentialsDpop => Ok(Prepared::Once {
+            values: dpop::prepare(f.port, duration)?,
+            next: AtomicUsize::new(0),
+        }),
         _ => Ok(Prepared::Nothing),
     }
 }
