@@ -1,7 +1,8 @@
 //! Portcullis: an OAuth 2.0 / OpenID Connect authorization server.
 //!
 //! Layers, each calling only those below it: `http` (actix-web) → `oauth`
-//! (protocol rules) → `keys` / `accounts` → `store` (diesel). Beside them:
+//! (protocol rules) → `keys` / `accounts` / `remote` (outbound HTTP) →
+//! `store` (diesel). Beside them:
 //! `config`, `clock`, `events`, `audit`, `metrics`, `secrets`, `workers`
 //! (leaves every layer may use), `startup` (wires them) and `cli`.
 //! ARCHITECTURE.md at the top of the repository is the map.
@@ -29,6 +30,7 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod oauth;
+pub mod remote;
 pub mod secrets;
 pub mod startup;
 pub mod store;

@@ -21,6 +21,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Keys(#[from] KeyError),
+    #[error(transparent)]
+    Outbound(#[from] crate::remote::SetupError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -86,6 +88,7 @@ impl Application {
         tokio::spawn(housekeeping(db.clone(), clock.clone()));
 
         let seen_jtis = crate::store::seen_jtis::SeenJtis::start(db.clone());
+        let outbound = Arc::new(crate::remote::Outbound::new(settings.outbound)?);
         let ctx = Arc::new(Context {
             protocol: settings.protocol(),
             seen_jtis,
@@ -103,6 +106,9 @@ impl Application {
                 .tokens
                 .dpop_nonce
                 .then(|| crate::oauth::dpop::Nonces::new(&keys_secret)),
+            // Every published key, until client authentication has its rules.
+            client_jwks: crate::remote::jwks::JwksCache::new(outbound.clone(), |_| true),
+            outbound,
         });
         let data = web::Data::new(State::new(
             ctx.clone(),

@@ -29,6 +29,7 @@
 //! - `PORTCULLIS_REGISTRATION`       — dynamic client registration (RFC 7591): `off` (default), `token` (an initial access token is required) or `open`
 //! - `PORTCULLIS_REGISTRATION_RATE_LIMIT` — registrations per minute per client address, per replica (default 20; 0 = no limit)
 //! - `PORTCULLIS_REGISTRATION_SCOPE` — the most a dynamically registered client may ask for (default `openid profile email`)
+//! - `PORTCULLIS_OUTBOUND_ALLOW_PRIVATE_ADDRESSES` — let outbound fetches (a client's `jwks_uri`) reach private, loopback and other non-global addresses, and use plain http (default false)
 //!
 //! `spec.rs` holds the table of settings (key, variable, default) and the
 //! layering; `parse.rs` the value parsers. [`Settings`] groups them by
@@ -63,6 +64,7 @@ pub struct Settings {
     pub login: Login,
     pub keys: Keys,
     pub registration: Registration,
+    pub outbound: crate::remote::Policy,
 }
 
 /// Where the server listens and what it calls itself.
@@ -223,6 +225,9 @@ impl Settings {
                     scope
                 },
             },
+            outbound: crate::remote::Policy {
+                allow_private_addresses: boolean(get("outbound_allow_private_addresses"))?,
+            },
         })
     }
 
@@ -347,6 +352,28 @@ mod tests {
         let err = load(&[("PORTCULLIS_REGISTRATION_SCOPE", " ")], &[]).unwrap_err();
         assert!(
             err.to_string().contains("PORTCULLIS_REGISTRATION_SCOPE"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn outbound_fetches_stay_off_private_addresses_unless_allowed() {
+        let s = load(&[], &[]).unwrap();
+        assert!(!s.outbound.allow_private_addresses);
+        let s = load(
+            &[("PORTCULLIS_OUTBOUND_ALLOW_PRIVATE_ADDRESSES", "true")],
+            &[],
+        )
+        .unwrap();
+        assert!(s.outbound.allow_private_addresses);
+        let err = load(
+            &[("PORTCULLIS_OUTBOUND_ALLOW_PRIVATE_ADDRESSES", "maybe")],
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("PORTCULLIS_OUTBOUND_ALLOW_PRIVATE_ADDRESSES"),
             "{err}"
         );
     }

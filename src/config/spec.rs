@@ -141,6 +141,11 @@ pub(super) const SPECS: &[Spec] = &[
         env: "PORTCULLIS_REGISTRATION_SCOPE",
         default: "openid profile email",
     },
+    Spec {
+        key: "outbound_allow_private_addresses",
+        env: "PORTCULLIS_OUTBOUND_ALLOW_PRIVATE_ADDRESSES",
+        default: "false",
+    },
 ];
 
 /// A raw value and where it came from, so an error can name its source.

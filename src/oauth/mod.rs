@@ -33,6 +33,8 @@ use crate::clock::Clock;
 use crate::events::Events;
 use crate::keys::KeyManager;
 use crate::metrics::Metrics;
+use crate::remote::jwks::JwksCache;
+use crate::remote::Outbound;
 use crate::store::Db;
 
 /// The protocol's settings, taken from the configuration once at start.
@@ -74,6 +76,10 @@ pub struct Context {
     pub dpop_nonces: Option<dpop::Nonces>,
     /// JWT ids seen once (DPoP proofs, client assertions), at every replica.
     pub seen_jtis: crate::store::seen_jtis::SeenJtis,
+    /// Outbound HTTP and the addresses it may reach (`crate::remote`).
+    pub outbound: Arc<Outbound>,
+    /// Clients' JWK Sets fetched from their `jwks_uri` (`private_key_jwt`).
+    pub client_jwks: JwksCache,
 }
 
 impl Context {
