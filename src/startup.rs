@@ -106,8 +106,10 @@ impl Application {
                 .tokens
                 .dpop_nonce
                 .then(|| crate::oauth::dpop::Nonces::new(&keys_secret)),
-            // Every published key, until client authentication has its rules.
-            client_jwks: crate::remote::jwks::JwksCache::new(outbound.clone(), |_| true),
+            client_jwks: crate::remote::jwks::JwksCache::new(
+                outbound.clone(),
+                crate::oauth::client_auth::jwk::usable,
+            ),
             outbound,
         });
         let data = web::Data::new(State::new(

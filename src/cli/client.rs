@@ -1,27 +1,44 @@
 //! `portcullis client …`.
 
+use std::path::{Path, PathBuf};
+
 use clap::Subcommand;
 use serde_json::json;
 
 use super::{human_time, parse_duration, print_table, read_secret, CliError};
 use crate::clock::Clock;
 use crate::keys::SigningAlg;
-use crate::oauth::clients::{self, profile, Client, GrantType, NewClient, Profile};
+use crate::oauth::clients::{self, profile, AuthMethod, Client, GrantType, NewClient, Profile};
 use crate::oauth::registration::initial_tokens;
+use crate::remote;
 use crate::store::Db;
 
+// Parsed once per process: the size of `Add` costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
-    /// Register a client. A confidential client gets a generated secret,
-    /// printed once, unless --secret-stdin gives one.
+    /// Register a client. A client authenticating with a secret gets a
+    /// generated one, printed once, unless --secret-stdin gives one.
     Add {
         client_id: String,
         /// Display name (defaults to the client id).
         #[arg(long)]
         name: Option<String>,
-        /// A public client (no secret: native and browser apps).
+        /// A public client (no secret: native and browser apps); the same
+        /// as --auth-method none.
         #[arg(long)]
         public: bool,
+        /// How it authenticates: client_secret_basic, client_secret_post,
+        /// none, or private_key_jwt (with --jwks or --jwks-uri)
+        /// [default: none with --public, else client_secret_basic]
+        #[arg(long, value_name = "METHOD")]
+        auth_method: Option<AuthMethod>,
+        /// A file holding the client's public keys as a JWK Set (private_key_jwt).
+        #[arg(long, value_name = "FILE")]
+        jwks: Option<PathBuf>,
+        /// Where the client publishes its JWK Set, fetched when needed (private_key_jwt).
+        #[arg(long, value_name = "URL")]
+        jwks_uri: Option<String>,
         /// Comma-separated grant types: authorization_code, refresh_token,
         /// password, client_credentials, device_code, token_exchange
         /// [default: authorization_code,refresh_token with a --redirect-uri,
@@ -112,7 +129,17 @@ fn parse_expiry(value: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("expected a duration such as 15m, 24h or 7d, got `{value}`"))
 }
 
-pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
+/// Reads a JWK Set file (`--jwks`); its keys are checked with the rest.
+fn read_jwks(path: &Path) -> Result<serde_json::Value, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError(format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| CliError(format!("{} is not JSON: {e}", path.display())))
+}
+
+/// `outbound` is the server's outbound policy, which a `--jwks-uri` must
+/// be fetchable under.
+pub fn run(command: &ClientCommand, db: &Db, outbound: remote::Policy) -> Result<(), CliError> {
     let mut conn = db.conn()?;
     let now = Clock::system().now();
     match command {
@@ -120,6 +147,9 @@ pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
             client_id,
             name,
             public,
+            auth_method,
+            jwks,
+            jwks_uri,
             grant_types,
             redirect_uris,
             post_logout_redirect_uris,
@@ -146,6 +176,7 @@ pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
             } else {
                 None
             };
+            let jwks = jwks.as_deref().map(read_jwks).transpose()?;
             let registered = clients::register(
                 &mut conn,
                 NewClient {
@@ -166,8 +197,12 @@ pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
                     require_par: *require_par,
                     require_dpop: *require_dpop,
                     profile: *profile,
+                    auth_method: *auth_method,
+                    jwks,
+                    jwks_uri: jwks_uri.clone(),
                     ..NewClient::default()
                 },
+                outbound,
                 "cli",
                 now,
             )?;
@@ -184,7 +219,10 @@ pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
                 } else {
                     "confidential"
                 };
-                println!("created {kind} client {}", registered.client.client_id);
+                println!(
+                    "created {kind} client {} ({})",
+                    registered.client.client_id, registered.client.auth_method
+                );
                 if let Some(secret) = generated {
                     println!("client_secret: {secret}");
                     println!("(shown once: only its hash is stored)");
@@ -213,6 +251,7 @@ pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
                             grants.join(","),
                             c.signing_alg.to_string(),
                             if c.dynamic { "yes" } else { "no" }.into(),
+                            c.auth_method.to_string(),
                             c.scope.to_string(),
                         ]
                     })
@@ -224,6 +263,7 @@ pub fn run(command: &ClientCommand, db: &Db) -> Result<(), CliError> {
                         "GRANT_TYPES",
                         "ALG",
                         "DYNAMIC",
+                        "AUTH_METHOD",
                         "SCOPE",
                     ],
                     &rows,

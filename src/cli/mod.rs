@@ -124,7 +124,8 @@ impl Cli {
                 user::run(command, &open_db(&self.settings(Overrides::default())?)?)
             }
             Command::Client { command } => {
-                client::run(command, &open_db(&self.settings(Overrides::default())?)?)
+                let settings = self.settings(Overrides::default())?;
+                client::run(command, &open_db(&settings)?, settings.outbound)
             }
             Command::Audit { command } => {
                 audit::run(command, &open_db(&self.settings(Overrides::default())?)?)

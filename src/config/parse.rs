@@ -50,14 +50,3 @@ pub(super) fn parse_issuer(raw: &Raw) -> Result<String, ConfigError> {
     }
     Ok(value.to_owned())
 }
-
-pub(super) fn boolean(raw: &Raw) -> Result<bool, ConfigError> {
-    match raw.value.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" => Ok(true),
-        "false" | "no" | "off" | "0" => Ok(false),
-        _ => Err(invalid(
-            raw,
-            format!("expected true or false, got `{}`", raw.value),
-        )),
-    }
-}

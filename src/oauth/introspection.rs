@@ -53,7 +53,8 @@ fn inactive() -> Value {
 /// RFC 7662 §2.2: `{"active": false}` for anything expired, revoked,
 /// malformed, unknown or not the caller's to see.
 pub async fn introspect(ctx: &Context, query: TokenQuery) -> Result<Value, Error> {
-    let caller = client_auth::authenticate(ctx, query.client).await?;
+    let caller =
+        client_auth::authenticate(ctx, query.client, client_auth::Endpoint::Introspection).await?;
     if caller.is_public() {
         return Err(Error::unauthorized_client(
             "public clients cannot introspect tokens",

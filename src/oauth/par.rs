@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use super::authorize::{self, AuthorizeError, AuthorizeRequest, PENDING_TTL};
-use super::client_auth::{self, ClientAuth};
+use super::client_auth::{self, ClientAuth, Endpoint};
 use super::clients::Client;
 use super::form::Params;
 use super::{dpop, Context, Error};
@@ -44,7 +44,7 @@ pub struct Pushed {
 }
 
 pub async fn push(ctx: &Context, push: PushRequest) -> Result<Pushed, Error> {
-    let client = client_auth::authenticate(ctx, push.client).await?;
+    let client = client_auth::authenticate(ctx, push.client, Endpoint::PushedAuthorization).await?;
     let params = push.params;
     if params.get("request_uri").is_some() {
         return Err(Error::invalid_request(

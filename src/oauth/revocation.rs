@@ -12,7 +12,8 @@ use crate::store::{refresh_tokens as rt, revoked_tokens};
 /// denied by `jti` until it expires. Unknown or invalid tokens are not an
 /// error (§2.2): the client's aim, a token that does not work, holds.
 pub async fn revoke(ctx: &Context, query: TokenQuery) -> Result<(), Error> {
-    let caller = client_auth::authenticate(ctx, query.client).await?;
+    let caller =
+        client_auth::authenticate(ctx, query.client, client_auth::Endpoint::Revocation).await?;
     let not_yours = || {
         Error::new(
             ErrorCode::UnauthorizedClient,

@@ -284,8 +284,8 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<ClientRow>, StoreError> {
 }
 
 /// What a dynamically registered client may change about itself (RFC 7592
-/// §2.2): its metadata and its registration access token. Its id, secret,
-/// kind, signing algorithm, audience and consent stay.
+/// §2.2): its metadata, its keys and its registration access token. Its
+/// id, secret, kind, signing algorithm, audience and consent stay.
 #[derive(Debug, Clone)]
 pub struct MetadataUpdate {
     pub name: String,
@@ -295,6 +295,10 @@ pub struct MetadataUpdate {
     pub post_logout_redirect_uris: SpaceList<String>,
     pub metadata: String,
     pub registration_token_hash: String,
+    /// Between the two secret methods only; the caller sees to that.
+    pub auth_method: AuthMethod,
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
 }
 
 /// Replaces a dynamic client's metadata if its registration access token is
@@ -320,6 +324,9 @@ pub fn update_metadata(
         clients::post_logout_redirect_uris.eq(String::from(update.post_logout_redirect_uris)),
         clients::metadata.eq(update.metadata),
         clients::registration_token_hash.eq(update.registration_token_hash),
+        clients::auth_method.eq(String::from(update.auth_method)),
+        clients::jwks.eq(update.jwks),
+        clients::jwks_uri.eq(update.jwks_uri),
     ))
     .execute(conn)?;
     Ok(n == 1)

@@ -57,7 +57,19 @@ async fn discovery_documents_describe_what_is_implemented() {
         let auth = doc["token_endpoint_auth_methods_supported"]
             .as_array()
             .unwrap();
-        assert_eq!(auth.len(), 3);
+        assert_eq!(auth.len(), 4);
+        assert!(auth.contains(&Value::from("private_key_jwt")));
+        for endpoint in ["token", "introspection", "revocation"] {
+            assert_eq!(
+                doc[format!("{endpoint}_endpoint_auth_signing_alg_values_supported")],
+                serde_json::json!(["RS256", "PS256", "ES256", "EdDSA"]),
+                "{endpoint}"
+            );
+        }
+        assert!(doc["introspection_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("private_key_jwt")));
 
         // Every endpoint the document names answers.
         let jwks = app

@@ -9,7 +9,7 @@ use super::{ok, AdminActor};
 use crate::http::errors::AdminError;
 use crate::http::State;
 use crate::keys::SigningAlg;
-use crate::oauth::clients::{self, profile, GrantType, NewClient, Profile, DEFAULT_SCOPE};
+use crate::oauth::clients::{self, profile, AuthMethod, GrantType, NewClient, Profile, DEFAULT_SCOPE};
 
 /// GET /admin/clients
 pub async fn list_clients(
@@ -49,6 +49,11 @@ pub struct NewClientBody {
     #[serde(default)]
     require_dpop: bool,
     profile: Option<String>,
+    /// RFC 7591's name for the authentication method.
+    token_endpoint_auth_method: Option<String>,
+    /// A JWK Set (`private_key_jwt`).
+    jwks: Option<serde_json::Value>,
+    jwks_uri: Option<String>,
 }
 
 /// POST /admin/clients — a confidential client's generated secret is in the
@@ -75,6 +80,12 @@ pub async fn create_client(
         Some(name) => name.parse::<SigningAlg>().map_err(AdminError::Invalid)?,
         None => profile::default_signing_alg(profile),
     };
+    let auth_method = body
+        .token_endpoint_auth_method
+        .as_deref()
+        .map(str::parse::<AuthMethod>)
+        .transpose()
+        .map_err(AdminError::Invalid)?;
     let given_secret = body.secret.is_some();
     let new = NewClient {
         client_id: body.client_id,
@@ -94,13 +105,16 @@ pub async fn create_client(
         resources: body.resources,
         exchange_audiences: body.exchange_audiences,
         exchange_impersonation: body.exchange_impersonation,
+        auth_method,
+        jwks: body.jwks.filter(|v| !v.is_null()),
+        jwks_uri: body.jwks_uri,
         ..NewClient::default()
     };
-    let now = state.ctx.now();
+    let (now, outbound) = (state.ctx.now(), state.ctx.outbound.policy());
     let registered = state
         .ctx
         .db
-        .write(move |conn| clients::register(conn, new, &actor, now))
+        .write(move |conn| clients::register(conn, new, outbound, &actor, now))
         .await?;
     let mut out = registered.client.summary();
     if let Some(secret) = registered.secret.filter(|_| !given_secret) {

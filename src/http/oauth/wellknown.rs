@@ -55,6 +55,10 @@ fn metadata(issuer: &str, registration: bool, require_par: bool) -> serde_json::
         "dpop_signing_alg_values_supported": dpop::ALGS,
         "introspection_endpoint_auth_methods_supported": client_auth::CONFIDENTIAL_METHODS,
         "revocation_endpoint_auth_methods_supported": client_auth::METHODS,
+        // The clients' private_key_jwt algorithms, not the server's own.
+        "token_endpoint_auth_signing_alg_values_supported": client_auth::jwk::ALG_NAMES,
+        "introspection_endpoint_auth_signing_alg_values_supported": client_auth::jwk::ALG_NAMES,
+        "revocation_endpoint_auth_signing_alg_values_supported": client_auth::jwk::ALG_NAMES,
         "grant_types_supported": grants,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -5,11 +5,12 @@
 use super::{find, profile, Client, GrantType};
 use crate::audit;
 use crate::keys::SigningAlg;
+use crate::oauth::client_auth::jwk;
 use crate::oauth::{Context, Scope};
+use crate::remote::{self, FetchError};
 use crate::secrets;
 use crate::store::clients::{self as rows, AuthMethod, ClientRow, Profile, SpaceList};
 use crate::store::{DbConnection, StoreError};
-use jsonwebtoken::jwk::JwkSet;
 
 /// The scope a client may ask for when its registration names none.
 pub const DEFAULT_SCOPE: &str = "openid profile email";
@@ -46,8 +47,10 @@ pub struct NewClient {
     pub metadata: serde_json::Map<String, serde_json::Value>,
     /// `None`: `none` for a public client, else `client_secret_basic`.
     pub auth_method: Option<AuthMethod>,
-    /// The client's public keys, for `private_key_jwt`.
-    pub jwks: Option<JwkSet>,
+    /// The client's public keys, for `private_key_jwt`: a JWK Set as given
+    /// (JSON), so that [`validate`] sees every member, private ones too.
+    pub jwks: Option<serde_json::Value>,
+    /// Or where it publishes them.
     pub jwks_uri: Option<String>,
     pub require_par: bool,
     pub require_dpop: bool,
@@ -132,14 +135,17 @@ pub struct Registered {
 }
 
 /// Checks and stores a new client, and records `client.created` by `actor`.
+/// `outbound` is what the server's fetches may reach (a `jwks_uri` must be
+/// fetchable under it).
 pub fn register(
     conn: &mut DbConnection,
     mut new: NewClient,
+    outbound: remote::Policy,
     actor: &str,
     now: i64,
 ) -> Result<Registered, RegistrationError> {
     profile::apply_defaults(&mut new);
-    let scope = validate(&new)?;
+    let scope = validate(&new, outbound)?;
     let auth_method = new.effective_auth_method();
     let secret = if !auth_method.uses_secret() {
         None
@@ -169,13 +175,7 @@ pub fn register(
         registration_token_hash: new.registration_token_hash.clone(),
         metadata: serde_json::Value::Object(new.metadata.clone()).to_string(),
         auth_method,
-        jwks: match &new.jwks {
-            Some(set) => Some(
-                serde_json::to_string(set)
-                    .map_err(|e| RegistrationError::Invalid(e.to_string()))?,
-            ),
-            None => None,
-        },
+        jwks: stored_jwks(&new)?,
         jwks_uri: new.jwks_uri.clone(),
         require_par: new.require_par,
         require_dpop: new.require_dpop,
@@ -191,10 +191,23 @@ pub fn register(
     Ok(Registered { client, secret })
 }
 
+/// The registered JWK Set as stored: the keys as read, so members this
+/// server does not use are not kept.
+fn stored_jwks(new: &NewClient) -> Result<Option<String>, RegistrationError> {
+    let Some(raw) = &new.jwks else {
+        return Ok(None);
+    };
+    let set = jwk::check_set(raw).map_err(RegistrationError::Invalid)?;
+    serde_json::to_string(&set)
+        .map(Some)
+        .map_err(|e| RegistrationError::Invalid(e.to_string()))
+}
+
 /// The rules every registration obeys, whoever asks (the CLI, the admin
 /// API, dynamic registration): pure, so a caller may check a client before
-/// it spends anything on it. Returns the parsed scope.
-pub fn validate(new: &NewClient) -> Result<Scope, RegistrationError> {
+/// it spends anything on it; `outbound` is the setting a `jwks_uri` is
+/// checked under. Returns the parsed scope.
+pub fn validate(new: &NewClient, outbound: remote::Policy) -> Result<Scope, RegistrationError> {
     let invalid = |s: String| RegistrationError::Invalid(s);
     let id = &new.client_id;
     if id.is_empty()
@@ -208,14 +221,27 @@ pub fn validate(new: &NewClient) -> Result<Scope, RegistrationError> {
     if new.grant_types.is_empty() {
         return Err(invalid("a client needs at least one grant type".into()));
     }
-    if new.public && new.grant_types.contains(&GrantType::ClientCredentials) {
+    let method = new.effective_auth_method();
+    if new.public && method != AuthMethod::None {
+        return Err(invalid(format!(
+            "a public client authenticates with `none`, not `{method}`"
+        )));
+    }
+    let public = method == AuthMethod::None;
+    if public && new.grant_types.contains(&GrantType::ClientCredentials) {
         return Err(invalid(
             "a public client cannot use client_credentials: it has no secret".into(),
         ));
     }
-    if new.public && new.secret.is_some() {
+    if public && new.secret.is_some() {
         return Err(invalid("a public client has no secret".into()));
     }
+    if !method.uses_secret() && new.secret.is_some() {
+        return Err(invalid(format!(
+            "a {method} client has no secret: it signs assertions with its private key"
+        )));
+    }
+    check_keys(new, method, outbound).map_err(invalid)?;
     for uri in new
         .redirect_uris
         .iter()
@@ -223,7 +249,7 @@ pub fn validate(new: &NewClient) -> Result<Scope, RegistrationError> {
     {
         check_redirect_uri(uri).map_err(RegistrationError::InvalidRedirectUri)?;
     }
-    if new.public && new.grant_types.contains(&GrantType::TokenExchange) {
+    if public && new.grant_types.contains(&GrantType::TokenExchange) {
         return Err(invalid(
             "a public client cannot use token exchange: it must authenticate".into(),
         ));
@@ -266,20 +292,59 @@ pub fn validate(new: &NewClient) -> Result<Scope, RegistrationError> {
     Ok(scope)
 }
 
+/// `private_key_jwt` needs exactly one source of keys, `jwks` (public
+/// asymmetric keys only: [`jwk::check_set`]) or `jwks_uri` (a URL the
+/// server may fetch); no other method has either.
+fn check_keys(new: &NewClient, method: AuthMethod, outbound: remote::Policy) -> Result<(), String> {
+    if method != AuthMethod::PrivateKeyJwt {
+        if new.jwks.is_some() || new.jwks_uri.is_some() {
+            return Err(format!(
+                "jwks and jwks_uri are for private_key_jwt clients only, not {method}"
+            ));
+        }
+        return Ok(());
+    }
+    match (&new.jwks, &new.jwks_uri) {
+        (Some(_), Some(_)) => {
+            Err("a private_key_jwt client has jwks or jwks_uri, not both (RFC 7591 §2)".into())
+        }
+        (None, None) => {
+            Err("a private_key_jwt client needs its public keys: jwks or jwks_uri".into())
+        }
+        (Some(raw), None) => jwk::check_set(raw).map(|_| ()),
+        (None, Some(uri)) => {
+            if uri.len() > 2048 {
+                return Err("jwks_uri is longer than 2048 bytes".into());
+            }
+            remote::check_url(uri, outbound)
+                .map(|_| ())
+                .map_err(|e| match e {
+                    FetchError::Forbidden(why) => format!(
+                        "jwks_uri {uri}: the server does not fetch from there ({why}; see outbound_allow_private_addresses)"
+                    ),
+                    other => format!("jwks_uri {other}"),
+                })
+        }
+    }
+}
+
 /// Replaces the metadata of a dynamically registered client (RFC 7592
 /// §2.2) with `new`'s, checked by the same rules as a registration, and its
 /// registration access token with `new.registration_token_hash` — if its
 /// token is still `current_token_hash`. Its id, secret, kind, consent,
-/// audience and signing algorithm stay. Records `client.updated` by
-/// `actor`. `None`: no such dynamic client holds that token (any more).
+/// audience and signing algorithm stay (the caller checks that the
+/// authentication method keeps its kind); its keys (`jwks`, `jwks_uri`)
+/// may change. Records `client.updated` by `actor`. `None`: no such
+/// dynamic client holds that token (any more).
 pub fn update_metadata(
     conn: &mut DbConnection,
     new: NewClient,
+    outbound: remote::Policy,
     current_token_hash: &str,
     actor: &str,
     now: i64,
 ) -> Result<Option<Client>, RegistrationError> {
-    let scope = validate(&new)?;
+    let scope = validate(&new, outbound)?;
     let Some(token_hash) = new.registration_token_hash.clone() else {
         return Err(RegistrationError::Invalid(
             "an update needs a new registration access token".into(),
@@ -293,6 +358,9 @@ pub fn update_metadata(
         post_logout_redirect_uris: SpaceList(new.post_logout_redirect_uris.clone()),
         metadata: serde_json::Value::Object(new.metadata.clone()).to_string(),
         registration_token_hash: token_hash,
+        auth_method: new.effective_auth_method(),
+        jwks: stored_jwks(&new)?,
+        jwks_uri: new.jwks_uri.clone(),
     };
     if !rows::update_metadata(conn, &new.client_id, current_token_hash, update)? {
         return Ok(None);

@@ -60,7 +60,12 @@ pub async fn authorize(
     ctx: &Context,
     request: DeviceRequest,
 ) -> Result<DeviceAuthorization, Error> {
-    let client = client_auth::authenticate(ctx, request.client).await?;
+    let client = client_auth::authenticate(
+        ctx,
+        request.client,
+        client_auth::Endpoint::DeviceAuthorization,
+    )
+    .await?;
     let now = ctx.now();
     ctx.limiter.check(&client.client_id, now)?;
     if !client.allows(GrantType::DeviceCode) {

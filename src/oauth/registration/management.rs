@@ -79,11 +79,21 @@ pub async fn update(
             ));
         }
     }
-    let mut new = metadata::parse(&body, &ctx.protocol.registration, client.client_id.clone())?;
-    if new.public != client.is_public() {
-        return Err(invalid_metadata(
-            "token_endpoint_auth_method cannot change between `none` and a secret: register a new client",
-        ));
+    let outbound = ctx.outbound.policy();
+    let mut new = metadata::parse(
+        &body,
+        &ctx.protocol.registration,
+        outbound,
+        client.client_id.clone(),
+    )?;
+    // A secret may go in the header or the form, but a client does not
+    // turn public, or from a secret to keys, in place.
+    let method = new.effective_auth_method();
+    if method != client.auth_method && !(method.uses_secret() && client.auth_method.uses_secret()) {
+        return Err(invalid_metadata(format!(
+            "token_endpoint_auth_method cannot change from {} to {method}: register a new client",
+            client.auth_method
+        )));
     }
     // The signing algorithm stays (`clients::update_metadata`): an update
     // may repeat it, or leave it out, but not change it.
@@ -99,7 +109,9 @@ pub async fn update(
     let (actor, now) = (format!("client:{}", client.client_id), ctx.now());
     let updated = ctx
         .db
-        .write(move |conn| clients::update_metadata(conn, new, &current_hash, &actor, now))
+        .write(move |conn| {
+            clients::update_metadata(conn, new, outbound, &current_hash, &actor, now)
+        })
         .await
         .map_err(metadata::client_error)?;
     ctx.clients.forget(&client.client_id);

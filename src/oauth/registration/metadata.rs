@@ -4,17 +4,19 @@
 //!
 //! Fields with a column of their own become the client's (redirect URIs,
 //! grant types, scope, name, post-logout redirect URIs, the signing
-//! algorithm `id_token_signed_response_alg`); the others that
-//! Portcullis understands are kept in `clients.metadata` as given (after
-//! their checks); unknown fields are ignored (§2).
+//! algorithm `id_token_signed_response_alg`, the authentication method and
+//! its keys, `jwks` or `jwks_uri`); the others that Portcullis understands
+//! are kept in `clients.metadata` as given (after their checks); unknown
+//! fields are ignored (§2).
 
 use serde_json::{json, Map, Value};
 
 use super::{invalid_metadata, Mode, Policy};
 use crate::keys::SigningAlg;
-use crate::oauth::client_auth;
-use crate::oauth::clients::{self, Client, GrantType, NewClient, RegistrationError};
+use crate::oauth::client_auth::{self, jwk};
+use crate::oauth::clients::{self, AuthMethod, Client, GrantType, NewClient, RegistrationError};
 use crate::oauth::{Error, ErrorCode, Scope};
+use crate::remote;
 
 /// Longest string value accepted (a URI, a name, a contact).
 const MAX_VALUE_LEN: usize = 2048;
@@ -22,13 +24,7 @@ const MAX_VALUE_LEN: usize = 2048;
 const MAX_LIST_LEN: usize = 32;
 
 /// Fields kept in `clients.metadata` as given, once checked.
-const HTTPS_URIS: [&str; 5] = [
-    "client_uri",
-    "logo_uri",
-    "tos_uri",
-    "policy_uri",
-    "jwks_uri",
-];
+const HTTPS_URIS: [&str; 4] = ["client_uri", "logo_uri", "tos_uri", "policy_uri"];
 const PLAIN_STRINGS: [&str; 2] = ["software_id", "software_version"];
 
 /// Maps a rule of [`clients::validate`] to RFC 7591 §3.2.2's codes.
@@ -45,10 +41,12 @@ pub(super) fn client_error(e: RegistrationError) -> Error {
     }
 }
 
-/// Reads `body` (a JSON object) as the metadata of the client `client_id`.
+/// Reads `body` (a JSON object) as the metadata of the client `client_id`;
+/// `outbound` is what a `jwks_uri` is checked under.
 pub(super) fn parse(
     body: &Map<String, Value>,
     policy: &Policy,
+    outbound: remote::Policy,
     client_id: String,
 ) -> Result<NewClient, Error> {
     // An unchecked statement would be metadata we vouch for without having
@@ -69,8 +67,24 @@ pub(super) fn parse(
             client_auth::METHODS.join(", ")
         )));
     }
-    let public = auth_method == "none";
+    let method: AuthMethod = auth_method.parse().map_err(invalid_metadata)?;
+    let public = method == AuthMethod::None;
     extra.insert("token_endpoint_auth_method".into(), json!(auth_method));
+    // RFC 7591 §2: the one algorithm its assertions may be signed with.
+    if let Some(alg) = string(body, "token_endpoint_auth_signing_alg")? {
+        if method != AuthMethod::PrivateKeyJwt {
+            return Err(invalid_metadata(
+                "token_endpoint_auth_signing_alg goes with token_endpoint_auth_method private_key_jwt",
+            ));
+        }
+        if jwk::alg_by_name(&alg).is_none() {
+            return Err(invalid_metadata(format!(
+                "token_endpoint_auth_signing_alg `{alg}` is not supported: use one of {}",
+                jwk::ALG_NAMES.join(", ")
+            )));
+        }
+        extra.insert("token_endpoint_auth_signing_alg".into(), json!(alg));
+    }
 
     let grant_types = match list(body, "grant_types")? {
         None => vec![GrantType::AuthorizationCode],
@@ -153,20 +167,9 @@ pub(super) fn parse(
     if let Some(contacts) = list(body, "contacts")? {
         extra.insert("contacts".into(), json!(contacts));
     }
-    if let Some(jwks) = body.get("jwks").filter(|v| !v.is_null()) {
-        let keys = jwks.get("keys").and_then(Value::as_array);
-        if !keys.is_some_and(|keys| keys.iter().all(Value::is_object)) {
-            return Err(invalid_metadata(
-                "jwks must be a JSON Web Key Set: an object with a `keys` array of keys",
-            ));
-        }
-        if extra.contains_key("jwks_uri") {
-            return Err(invalid_metadata(
-                "jwks and jwks_uri cannot both be given (RFC 7591 §2)",
-            ));
-        }
-        extra.insert("jwks".into(), jwks.clone());
-    }
+    // Checked with the client's other rules (`clients::validate`).
+    let jwks = body.get("jwks").filter(|v| !v.is_null()).cloned();
+    let jwks_uri = string(body, "jwks_uri")?;
 
     let client = NewClient {
         client_id,
@@ -180,9 +183,12 @@ pub(super) fn parse(
         signing_alg,
         dynamic: true,
         metadata: extra,
+        auth_method: Some(method),
+        jwks,
+        jwks_uri,
         ..NewClient::default()
     };
-    clients::validate(&client).map_err(client_error)?;
+    clients::validate(&client, outbound).map_err(client_error)?;
     Ok(client)
 }
 
@@ -257,14 +263,18 @@ pub(super) fn describe(client: &Client) -> Map<String, Value> {
         );
     }
     if !out.contains_key("token_endpoint_auth_method") {
-        let method = if client.is_public() {
-            "none"
-        } else {
-            "client_secret_basic"
-        };
-        out.insert("token_endpoint_auth_method".into(), json!(method));
+        out.insert(
+            "token_endpoint_auth_method".into(),
+            json!(client.auth_method.as_str()),
+        );
     }
-    if !client.is_public() {
+    if let Some(jwks) = &client.jwks {
+        out.insert("jwks".into(), json!(jwks.as_ref()));
+    }
+    if let Some(uri) = &client.jwks_uri {
+        out.insert("jwks_uri".into(), json!(uri));
+    }
+    if client.auth_method.uses_secret() {
         // The secret does not expire (RFC 7591 §3.2.1: 0).
         out.insert("client_secret_expires_at".into(), json!(0));
     }
@@ -316,8 +326,9 @@ fn list(body: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, Err
         .map(Some)
 }
 
-/// Pages a user is sent to, or that the server fetches, are https (§2:
-/// `logo_uri`, `client_uri`, `tos_uri`, `policy_uri`, `jwks_uri`).
+/// Pages a user is sent to are https (§2: `logo_uri`, `client_uri`,
+/// `tos_uri`, `policy_uri`; `jwks_uri`, which the server fetches, has the
+/// outbound rules: `clients::validate`).
 fn check_https(key: &str, uri: &str) -> Result<(), Error> {
     let parsed =
         url::Url::parse(uri).map_err(|e| invalid_metadata(format!("{key} `{uri}`: {e}")))?;
@@ -345,7 +356,7 @@ mod tests {
         let Value::Object(map) = body else {
             panic!("a test body is an object")
         };
-        parse(&map, &policy(mode), "c1".into())
+        parse(&map, &policy(mode), remote::Policy::default(), "c1".into())
     }
 
     fn code_of(body: Value, mode: Mode) -> ErrorCode {
@@ -411,7 +422,6 @@ mod tests {
                 "scope": "openid email",
                 "logo_uri": "https://example.com/logo.png",
                 "contacts": ["ops@example.com"],
-                "jwks": {"keys": [{"kty": "EC"}]},
                 "software_id": "4NRB1-0XZABZI9E6-5SM3R",
             }),
             Mode::Open,
@@ -420,7 +430,7 @@ mod tests {
         assert!(client.public);
         assert_eq!(client.name.as_deref(), Some("Example"));
         assert_eq!(client.scope, "openid email");
-        for key in ["logo_uri", "contacts", "jwks", "software_id"] {
+        for key in ["logo_uri", "contacts", "software_id"] {
             assert!(client.metadata.contains_key(key), "{key} kept");
         }
     }
@@ -515,6 +525,26 @@ mod tests {
                 ErrorCode::InvalidClientMetadata,
             ),
             (
+                json!({"redirect_uris": cb, "token_endpoint_auth_method": "private_key_jwt",
+                       "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"redirect_uris": cb, "token_endpoint_auth_method": "private_key_jwt",
+                       "jwks_uri": "http://client.example.com/jwks"}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"redirect_uris": cb, "token_endpoint_auth_method": "private_key_jwt",
+                       "jwks_uri": "https://client.example.com/jwks",
+                       "token_endpoint_auth_signing_alg": "HS256"}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
+                json!({"redirect_uris": cb, "token_endpoint_auth_signing_alg": "ES256"}),
+                ErrorCode::InvalidClientMetadata,
+            ),
+            (
                 json!({"redirect_uris": cb, "jwks": {"keys": []}, "jwks_uri": "https://example.com/jwks"}),
                 ErrorCode::InvalidClientMetadata,
             ),
@@ -534,6 +564,29 @@ mod tests {
         for (body, expected) in cases {
             assert_eq!(code_of(body.clone(), Mode::Open), expected, "{body}");
         }
+    }
+
+    #[test]
+    fn private_key_jwt_keeps_its_keys_in_their_fields() {
+        let client = parse_json(
+            json!({"redirect_uris": ["https://a.example/cb"],
+                   "token_endpoint_auth_method": "private_key_jwt",
+                   "token_endpoint_auth_signing_alg": "ES256",
+                   "jwks_uri": "https://a.example/jwks.json"}),
+            Mode::Open,
+        )
+        .unwrap();
+        assert_eq!(client.auth_method, Some(AuthMethod::PrivateKeyJwt));
+        assert!(!client.public);
+        assert_eq!(
+            client.jwks_uri.as_deref(),
+            Some("https://a.example/jwks.json")
+        );
+        assert!(!client.metadata.contains_key("jwks_uri"));
+        assert_eq!(
+            client.metadata.get("token_endpoint_auth_signing_alg"),
+            Some(&json!("ES256"))
+        );
     }
 
     #[test]

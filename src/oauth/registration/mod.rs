@@ -164,7 +164,8 @@ pub async fn register(ctx: &Context, request: RegistrationRequest<'_>) -> Result
         ),
     };
     let body = parse_body(request.body)?;
-    let mut new = metadata::parse(&body, policy, secrets::random_hex(16))?;
+    let outbound = ctx.outbound.policy();
+    let mut new = metadata::parse(&body, policy, outbound, secrets::random_hex(16))?;
     let registration_token = secrets::random_token(32);
     new.registration_token_hash = Some(secrets::sha256_hex(&registration_token));
     let now = ctx.now();
@@ -179,7 +180,7 @@ pub async fn register(ctx: &Context, request: RegistrationRequest<'_>) -> Result
                     }
                     None => format!("registration:{address}"),
                 };
-                Ok(clients::register(conn, new, &actor, now)?)
+                Ok(clients::register(conn, new, outbound, &actor, now)?)
             })
         })
         .await

@@ -20,7 +20,8 @@ use super::{client_auth, dpop, Context, Error};
 
 /// Decides a token request and issues the tokens.
 pub async fn exchange(ctx: &Context, request: TokenRequest) -> Result<TokenResponse, Error> {
-    let client = client_auth::authenticate(ctx, request.client).await?;
+    let client =
+        client_auth::authenticate(ctx, request.client, client_auth::Endpoint::Token).await?;
     ctx.limiter.check(&client.client_id, ctx.now())?;
     let proofs: Vec<&str> = request.dpop_proofs.iter().map(String::as_str).collect();
     let target = dpop::Target {

@@ -308,7 +308,7 @@ impl TestApp {
             .db
             .write(move |conn| {
                 Ok::<_, portcullis::store::StoreError>(
-                    clients::register(conn, new, "test", now)
+                    clients::register(conn, new, Default::default(), "test", now)
                         .expect("client registered")
                         .secret,
                 )
