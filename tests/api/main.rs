@@ -16,6 +16,8 @@
 //!   the login form, consent), [`userinfo`] (and the claims parameter),
 //!   [`logout`], [`par`] (pushed authorization requests, RFC 9126), and
 //!   [`browser`] (a real Chromium);
+//! - client authentication: [`client_assertion`] (`private_key_jwt`, and
+//!   fetching a client's `jwks_uri`);
 //! - other endpoints: [`introspection`], [`revocation`], [`discovery`],
 //!   [`registration`] (dynamic client registration and management),
 //!   [`fapi`] (the FAPI 2.0 registration rules),
@@ -36,6 +38,7 @@ mod authorize;
 mod browser;
 mod brute_force;
 mod cli;
+mod client_assertion;
 mod corrupt_data;
 mod device;
 mod discovery;
