@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::http::{basic, expect, form, header, json, Conn, Reply};
 use crate::peers::Target;
-use crate::scenarios::{device_code, token_exchange};
+use crate::scenarios::{device_code, private_key_jwt, token_exchange};
 use crate::server::Server;
 
 /// The benchmark user's password; the peers are configured with it too.
@@ -190,6 +190,8 @@ fn provision(server: &Server) -> Result<HashMap<&'static str, String>, String> {
             serde_json::from_str(&server.cli(&args, None)?).map_err(|e| e.to_string())?;
         clients.insert(id, out["client_secret"].as_str().unwrap_or("").to_owned());
     }
+    let (id, private_key) = private_key_jwt::provision(server)?;
+    clients.insert(id, private_key);
     Ok(clients)
 }
 

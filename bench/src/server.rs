@@ -37,6 +37,11 @@ pub fn free_port() -> u16 {
 }
 
 impl Server {
+    /// The server's own temporary directory (its database, its KEK).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// The server's process, whose CPU time is read around each scenario.
     pub fn pid(&self) -> u32 {
         self.child.id()

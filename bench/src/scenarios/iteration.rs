@@ -8,7 +8,7 @@ use hyper::Method;
 use serde_json::Value;
 
 use super::auth_code::auth_code_flow;
-use super::{device_code, dpop, registration, token_exchange, Kind, Prepared};
+use super::{device_code, dpop, private_key_jwt, registration, token_exchange, Kind, Prepared};
 use crate::fixture::{password_client, password_tokens, refresh_token_of, Fixture};
 use crate::http::{basic, expect, form, json, Conn};
 use crate::peers::Target;
@@ -178,6 +178,9 @@ pub async fn iteration(
         Kind::Register => registration::register(conn).await?,
         Kind::ClientCredentialsDpop => {
             dpop::client_credentials(conn, f, state.prepared.next_once()?).await?
+        }
+        Kind::ClientCredentialsAssertion => {
+            private_key_jwt::client_credentials(conn, state.prepared.signer()?).await?
         }
     }
     Ok(())

@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use super::private_key_jwt::Signer;
 use super::{device_code, dpop, token_exchange, Kind};
 use crate::fixture::Fixture;
 use crate::peers::Target;
@@ -26,6 +27,8 @@ pub enum Prepared {
         values: Vec<String>,
         next: AtomicUsize,
     },
+    /// The key every user signs its assertions with.
+    Signer(Box<Signer>),
 }
 
 impl Prepared {
@@ -43,6 +46,13 @@ impl Prepared {
                 .get(next.fetch_add(1, Ordering::Relaxed))
                 .map(String::as_str)
                 .ok_or_else(|| "every value made before the clock started was used".into()),
+            _ => Err("the scenario was not prepared".into()),
+        }
+    }
+
+    pub fn signer(&self) -> Result<&Signer, String> {
+        match self {
+            Prepared::Signer(s) => Ok(s),
             _ => Err("the scenario was not prepared".into()),
         }
     }
@@ -79,6 +89,9 @@ pub async fn prepare(kind: Kind, f: &Fixture, duration: Duration) -> Result<Prep
             values: dpop::prepare(f.port, duration)?,
             next: AtomicUsize::new(0),
         }),
+        Kind::ClientCredentialsAssertion => {
+            Signer::prepare(f).map(|s| Prepared::Signer(Box::new(s)))
+        }
         _ => Ok(Prepared::Nothing),
     }
 }
