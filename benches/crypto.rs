@@ -42,6 +42,59 @@ fn signing(c: &mut Criterion) {
     }
 }
 
+/// What a `private_key_jwt` assertion costs the server to verify, beside
+/// what signing a token costs it.
+fn verifying(c: &mut Criterion) {
+    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let key = generate(SigningAlg::Es256).expect("key");
+    let pair = EcdsaKeyPair::from_pkcs8(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &key.private_der,
+    )
+    .expect("pair");
+    let point = pair.public_key().as_ref().to_vec();
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(json!({
+        "kty": "EC", "crv": "P-256", "kid": "k1",
+        "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..]),
+    }))
+    .expect("jwk");
+    let claims = json!({"iss": "svc", "sub": "svc", "aud": "https://id.example.com",
+                        "exp": 1_795_335_223, "jti": "cw4eqHKaLF2cubvTj3t_MA"});
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some("k1".into());
+    let token = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &SigningAlg::Es256.encoding_key(&key.private_der),
+    )
+    .expect("encode");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    c.bench_function(
+        "verify ES256 assertion (jsonwebtoken::decode, key from its JWK per call)",
+        |b| {
+            b.iter(|| {
+                let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("key");
+                jsonwebtoken::decode::<serde_json::Value>(black_box(&token), &decoding, &validation)
+                    .expect("verifies")
+            })
+        },
+    );
+    let (input, signature) = token.rsplit_once('.').expect("a JWS");
+    let signature = URL_SAFE_NO_PAD.decode(signature).expect("base64url");
+    c.bench_function("verify ECDSA P-256 (aws-lc-rs, the signature alone)", |b| {
+        b.iter(|| {
+            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point)
+                .verify(black_box(input.as_bytes()), &signature)
+                .expect("verifies")
+        })
+    });
+}
+
 fn passwords(c: &mut Criterion) {
     let hash = hash_password("correct horse battery staple").expect("hash");
     let mut group = c.benchmark_group("argon2id");
