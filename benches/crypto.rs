@@ -175,41 +175,5 @@ fn rsa_signers(c: &mut Criterion) {
     group.finish();
 }
 
-/// What checking one ES256 DPoP proof or client assertion costs at
-/// least: the P-256 signature check, with the key parsed per call (as a
-/// proof's key arrives in each proof) and parsed once.
-fn verifying(c: &mut Criterion) {
-    use aws_lc_rs::signature::{
-        EcdsaKeyPair, KeyPair, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED,
-        ECDSA_P256_SHA256_FIXED_SIGNING,
-    };
-    let rng = aws_lc_rs::rand::SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("key");
-    let pair =
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).expect("pair");
-    let input = b"eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2In0.eyJqdGkiOiJ4IiwiaHRtIjoiUE9TVCJ9";
-    let signature = pair.sign(&rng, input).expect("sign");
-    let point = pair.public_key().as_ref().to_vec();
-    let mut group = c.benchmark_group("ES256 verify");
-    group.bench_function("key parsed per call", |b| {
-        b.iter(|| {
-            UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, black_box(&point))
-                .verify(black_box(input), signature.as_ref())
-                .expect("verifies")
-        })
-    });
-    let parsed = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point)
-        .parse()
-        .expect("parsed");
-    group.bench_function("key parsed once", |b| {
-        b.iter(|| {
-            parsed
-                .verify_sig(black_box(input), signature.as_ref())
-                .expect("verifies")
-        })
-    });
-    group.finish();
-}
-
 criterion_group!(benches, signing, verifying, rsa_signers, passwords, hashing);
 criterion_main!(benches);

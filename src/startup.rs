@@ -87,11 +87,9 @@ impl Application {
         tokio::spawn(keys.clone().follow_database(refresh_every));
         tokio::spawn(housekeeping(db.clone(), clock.clone()));
 
-        let seen_jtis = crate::store::seen_jtis::SeenJtis::start(db.clone());
         let outbound = Arc::new(crate::remote::Outbound::new(settings.outbound)?);
         let ctx = Arc::new(Context {
             protocol: settings.protocol(),
-            seen_jtis,
             db,
             keys,
             clients: Default::default(),

@@ -74,8 +74,6 @@ pub struct Context {
     pub events: Events,
     /// Server-provided DPoP nonces (RFC 9449 §8), when the setting asks.
     pub dpop_nonces: Option<dpop::Nonces>,
-    /// JWT ids seen once (DPoP proofs, client assertions), at every replica.
-    pub seen_jtis: crate::store::seen_jtis::SeenJtis,
     /// Outbound HTTP and the addresses it may reach (`crate::remote`).
     pub outbound: Arc<Outbound>,
     /// Clients' JWK Sets fetched from their `jwks_uri` (`private_key_jwt`).

@@ -197,6 +197,29 @@ async fn client_credentials(app: &TestApp, assertion: &str) -> reqwest::Response
     .await
 }
 
+/// As [`client_credentials`], with a DPoP proof: what a FAPI 2.0 client
+/// (whose tokens must be DPoP-bound) sends.
+async fn client_credentials_dpop(app: &TestApp, assertion: &str) -> reqwest::Response {
+    let key = crate::helpers::dpop::DpopKey::es256();
+    let proof = key.proof(
+        "POST",
+        &format!("{}/token", app.address),
+        app.now(),
+        None,
+        None,
+    );
+    app.http
+        .post(format!("{}/token", app.address))
+        .header("DPoP", proof)
+        .form(&assertion_form(
+            assertion,
+            &[("grant_type", "client_credentials")],
+        ))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A token for `client_id`, verified as a resource server would.
 async fn assert_token_for(app: &TestApp, res: reqwest::Response, client_id: &str) {
     let status = res.status();
@@ -509,6 +532,7 @@ async fn fapi2_setup() -> (TestApp, ClientKey, ClientKey) {
     let new = NewClient {
         jwks: Some(jwks(&[&es, &rsa])),
         profile: Some(Profile::Fapi2),
+        signing_alg: portcullis::keys::SigningAlg::Ps256,
         ..pkjwt_client("fapi")
     };
     add_directly(&app, new, Policy::default()).await;
@@ -521,11 +545,11 @@ async fn a_fapi2_client_must_name_the_issuer_as_audience() {
     let token_endpoint = format!("{}/token", app.address);
     let signed = assertion(&app, &key, "fapi", json!({ "aud": token_endpoint }));
     assert_eq!(
-        refused(client_credentials(&app, &signed).await).await,
+        refused(client_credentials_dpop(&app, &signed).await).await,
         invalid_client()
     );
     let signed = assertion(&app, &key, "fapi", json!({}));
-    assert_token_for(&app, client_credentials(&app, &signed).await, "fapi").await;
+    assert_token_for(&app, client_credentials_dpop(&app, &signed).await, "fapi").await;
 }
 
 #[tokio::test]
@@ -534,12 +558,12 @@ async fn a_fapi2_client_may_not_use_rs256() {
     let rs256 = rsa.with_alg(Algorithm::RS256);
     let signed = assertion(&app, &rs256, "fapi", json!({}));
     assert_eq!(
-        refused(client_credentials(&app, &signed).await).await,
+        refused(client_credentials_dpop(&app, &signed).await).await,
         invalid_client()
     );
     // The same key with PS256 is fine.
     let signed = assertion(&app, &rsa, "fapi", json!({}));
-    assert_token_for(&app, client_credentials(&app, &signed).await, "fapi").await;
+    assert_token_for(&app, client_credentials_dpop(&app, &signed).await, "fapi").await;
 }
 
 #[tokio::test]

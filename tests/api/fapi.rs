@@ -19,6 +19,10 @@ fn fapi_client() -> NewClient {
         redirect_uris: vec!["https://bank.example/cb".into()],
         signing_alg: SigningAlg::Es256,
         profile: Some(Profile::Fapi2),
+        // A P-256 public key (RFC 7515 Appendix A.3's).
+        jwks: Some(serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256",
+            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]})),
         ..NewClient::default()
     }
 }
@@ -41,7 +45,9 @@ async fn refusal(app: &TestApp, new: NewClient) -> String {
         .ctx
         .db
         .write(move |conn| {
-            Ok::<_, StoreError>(clients::register(conn, new, "test", now).map(|r| r.client))
+            Ok::<_, StoreError>(
+                clients::register(conn, new, Default::default(), "test", now).map(|r| r.client),
+            )
         })
         .await
         .unwrap();

@@ -46,6 +46,7 @@ mod dpop;
 mod errors;
 mod events;
 mod fapi;
+mod fapi_flow;
 mod helpers;
 mod input_limits;
 mod introspection;

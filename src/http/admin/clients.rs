@@ -9,7 +9,9 @@ use super::{ok, AdminActor};
 use crate::http::errors::AdminError;
 use crate::http::State;
 use crate::keys::SigningAlg;
-use crate::oauth::clients::{self, profile, AuthMethod, GrantType, NewClient, Profile, DEFAULT_SCOPE};
+use crate::oauth::clients::{
+    self, profile, AuthMethod, GrantType, NewClient, Profile, DEFAULT_SCOPE,
+};
 
 /// GET /admin/clients
 pub async fn list_clients(

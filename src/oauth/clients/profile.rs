@@ -23,7 +23,7 @@ pub fn apply_defaults(new: &mut NewClient) {
     if new.profile == Some(Profile::Fapi2) {
         new.require_par = true;
         new.require_dpop = true;
-        if new.auth_method.is_none() {
+        if new.auth_method.is_none() && !new.public {
             new.auth_method = Some(AuthMethod::PrivateKeyJwt);
         }
     }

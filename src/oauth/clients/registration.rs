@@ -218,6 +218,8 @@ pub fn validate(new: &NewClient, outbound: remote::Policy) -> Result<Scope, Regi
             "client id must be 1 to 128 printable ASCII characters, without spaces or ':'".into(),
         ));
     }
+    // The profile's rules first: its refusal names the rule a FAPI client breaks.
+    profile::check(new)?;
     if new.grant_types.is_empty() {
         return Err(invalid("a client needs at least one grant type".into()));
     }
@@ -279,7 +281,6 @@ pub fn validate(new: &NewClient, outbound: remote::Policy) -> Result<Scope, Regi
             "the authorization_code grant needs at least one redirect URI".into(),
         ));
     }
-    profile::check(new)?;
     let scope =
         Scope::parse(&new.scope).map_err(|_| invalid(format!("invalid scope `{}`", new.scope)))?;
     if let Some(secret) = &new.secret {

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Context, Error};
 use crate::secrets;
+use crate::store::seen_jtis;
 
 /// How far a proof's `iat` may be from the server's clock (RFC 9449 §11.1):
 /// this far ahead (clock skew), and [`MAX_AGE`] behind.
@@ -104,7 +105,10 @@ pub async fn check(
     let jti_hash = secrets::sha256_hex(&format!("dpop\0{}\0{}", claims.jkt, claims.jti));
     // Kept until no proof with this iat could be accepted any more.
     let keep_until = claims.iat.max(now) + MAX_AGE + MAX_SKEW;
-    let first = ctx.seen_jtis.first_use(jti_hash, keep_until).await?;
+    let first = ctx
+        .db
+        .write(move |conn| seen_jtis::first_use(conn, &jti_hash, keep_until))
+        .await?;
     if !first {
         return Err(Error::invalid_dpop_proof("this DPoP proof was used before"));
     }
