@@ -299,6 +299,8 @@ pub struct MetadataUpdate {
     pub auth_method: AuthMethod,
     pub jwks: Option<String>,
     pub jwks_uri: Option<String>,
+    pub require_par: bool,
+    pub require_dpop: bool,
 }
 
 /// Replaces a dynamic client's metadata if its registration access token is
@@ -327,6 +329,8 @@ pub fn update_metadata(
         clients::auth_method.eq(String::from(update.auth_method)),
         clients::jwks.eq(update.jwks),
         clients::jwks_uri.eq(update.jwks_uri),
+        clients::require_par.eq(update.require_par),
+        clients::require_dpop.eq(update.require_dpop),
     ))
     .execute(conn)?;
     Ok(n == 1)

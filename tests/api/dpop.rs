@@ -712,3 +712,45 @@ async fn a_push_whose_dpop_jkt_is_not_its_proofs_key_is_refused() {
         .unwrap();
     refused(res, 400, "invalid_dpop_proof").await;
 }
+
+#[tokio::test]
+async fn a_dynamically_registered_client_may_require_dpop() {
+    // RFC 9449 §5.2's `dpop_bound_access_tokens` (and RFC 9126 §6's
+    // `require_pushed_authorization_requests`) as registration metadata.
+    let app = spawn_app_with(AppOptions {
+        extra: vec![("registration", "open".into())],
+        ..Default::default()
+    })
+    .await;
+    let res = app
+        .http
+        .post(htu(&app, "/register"))
+        .json(&json!({
+            "redirect_uris": ["https://app.example/cb"],
+            "dpop_bound_access_tokens": true,
+            "require_pushed_authorization_requests": true,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let client: Value = res.json().await.unwrap();
+    assert_eq!(client["dpop_bound_access_tokens"], true);
+    assert_eq!(client["require_pushed_authorization_requests"], true);
+    let res = app
+        .http
+        .post(htu(&app, "/register"))
+        .json(&json!({"redirect_uris": ["https://app.example/cb"], "dpop_bound_access_tokens": "yes"}))
+        .send()
+        .await
+        .unwrap();
+    refused(res, 400, "invalid_client_metadata").await;
+    // Its front-channel requests are refused: PAR only.
+    let id = client["client_id"].as_str().unwrap();
+    let (url, _) = authorize_url(&app, id, "https://app.example/cb", &[]);
+    let callback = location(&Browser::new().get(&url).await);
+    assert_eq!(
+        query_param(&callback, "error").as_deref(),
+        Some("invalid_request")
+    );
+}

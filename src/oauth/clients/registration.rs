@@ -362,6 +362,8 @@ pub fn update_metadata(
         auth_method: new.effective_auth_method(),
         jwks: stored_jwks(&new)?,
         jwks_uri: new.jwks_uri.clone(),
+        require_par: new.require_par,
+        require_dpop: new.require_dpop,
     };
     if !rows::update_metadata(conn, &new.client_id, current_token_hash, update)? {
         return Ok(None);

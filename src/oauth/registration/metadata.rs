@@ -186,6 +186,9 @@ pub(super) fn parse(
         auth_method: Some(method),
         jwks,
         jwks_uri,
+        // RFC 9449 §5.2 and RFC 9126 §6.
+        require_dpop: flag(body, "dpop_bound_access_tokens")?,
+        require_par: flag(body, "require_pushed_authorization_requests")?,
         ..NewClient::default()
     };
     clients::validate(&client, outbound).map_err(client_error)?;
@@ -268,6 +271,14 @@ pub(super) fn describe(client: &Client) -> Map<String, Value> {
             json!(client.auth_method.as_str()),
         );
     }
+    out.insert(
+        "dpop_bound_access_tokens".into(),
+        json!(client.require_dpop),
+    );
+    out.insert(
+        "require_pushed_authorization_requests".into(),
+        json!(client.require_par),
+    );
     if let Some(jwks) = &client.jwks {
         out.insert("jwks".into(), json!(jwks.as_ref()));
     }
@@ -295,6 +306,15 @@ pub(super) fn string(body: &Map<String, Value>, key: &str) -> Result<Option<Stri
             "{key} is longer than {MAX_VALUE_LEN} bytes"
         ))),
         Some(_) => Err(invalid_metadata(format!("{key} must be a string"))),
+    }
+}
+
+/// A boolean field; absent is false.
+fn flag(body: &Map<String, Value>, key: &str) -> Result<bool, Error> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(invalid_metadata(format!("{key} must be true or false"))),
     }
 }
 
