@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use aws_lc_rs::signature::EcdsaKeyPair;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hyper::Method;
@@ -38,20 +38,8 @@ pub struct Prover {
 impl Prover {
     /// A fresh P-256 key; proofs for `POST` to the server's token endpoint.
     pub fn new(port: u16) -> Result<Self, String> {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-            .map_err(|_| "cannot make a P-256 key")?;
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
-            .map_err(|_| "cannot read the P-256 key just made")?;
-        // The uncompressed point: 0x04 || x || y.
-        let point = pair.public_key().as_ref();
-        if point.len() != 65 {
-            return Err("unexpected P-256 public key encoding".into());
-        }
-        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": {
-            "kty": "EC", "crv": "P-256",
-            "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..]),
-        }});
+        let (_, pair, jwk) = super::private_key_jwt::p256_key()?;
+        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk});
         let run = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_err(|e| e.to_string())?
@@ -62,7 +50,7 @@ impl Prover {
             counter: AtomicU64::new(0),
             run: format!("{run:x}"),
             pair,
-            rng,
+            rng: SystemRandom::new(),
         })
     }
 

@@ -28,9 +28,10 @@ const KID: &str = "bench-1";
 
 const ASSERTION_TYPE: &str = "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer";
 
-/// Makes the client's key pair and registers the client with its public
-/// key through the CLI; returns the private key for the fixture.
-pub fn provision(server: &Server) -> Result<(&'static str, String), String> {
+/// A fresh P-256 key pair (its PKCS#8 document beside it) and its public
+/// JWK (`kty`, `crv`, `x`, `y`): what this scenario's client and the DPoP
+/// scenario's prover sign with.
+pub fn p256_key() -> Result<(Vec<u8>, EcdsaKeyPair, Value), String> {
     let rng = SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
         .map_err(|_| "cannot make a P-256 key")?;
@@ -41,8 +42,19 @@ pub fn provision(server: &Server) -> Result<(&'static str, String), String> {
     if point.len() != 65 {
         return Err("unexpected P-256 public key encoding".into());
     }
-    let jwks = json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": KID, "use": "sig", "alg": "ES256",
-        "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..])}]});
+    let jwk = json!({"kty": "EC", "crv": "P-256",
+        "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..])});
+    Ok((pkcs8.as_ref().to_vec(), pair, jwk))
+}
+
+/// Makes the client's key pair and registers the client with its public
+/// key through the CLI; returns the private key for the fixture.
+pub fn provision(server: &Server) -> Result<(&'static str, String), String> {
+    let (pkcs8, _, mut jwk) = p256_key()?;
+    jwk["kid"] = json!(KID);
+    jwk["use"] = json!("sig");
+    jwk["alg"] = json!("ES256");
+    let jwks = json!({ "keys": [jwk] });
     let path = server.dir().join("pkjwt-jwks.json");
     std::fs::write(&path, jwks.to_string()).map_err(|e| e.to_string())?;
     let path = path.to_str().ok_or("the JWKS path is not UTF-8")?;
@@ -69,7 +81,7 @@ pub fn provision(server: &Server) -> Result<(&'static str, String), String> {
     if out["token_endpoint_auth_method"] != "private_key_jwt" {
         return Err(format!("{CLIENT} was not registered for private_key_jwt"));
     }
-    Ok((CLIENT, URL_SAFE_NO_PAD.encode(pkcs8.as_ref())))
+    Ok((CLIENT, URL_SAFE_NO_PAD.encode(&pkcs8)))
 }
 
 /// What every virtual user signs with, and the parts of each assertion
