@@ -222,7 +222,7 @@ pub fn check_set(raw: &Value) -> Result<JwkSet, String> {
 }
 
 /// Bits in a big-endian unsigned integer, leading zeros not counted.
-fn significant_bits(bytes: &[u8]) -> usize {
+pub fn significant_bits(bytes: &[u8]) -> usize {
     match bytes.iter().position(|b| *b != 0) {
         None => 0,
         Some(i) => (bytes.len() - i) * 8 - bytes[i].leading_zeros() as usize,

@@ -7,7 +7,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::oauth::client_auth::jwk;
 use crate::oauth::Error;
+use crate::remote::jwks::PRIVATE_MEMBERS;
 
 /// The proof algorithms accepted, as discovery lists them
 /// (`dpop_signing_alg_values_supported`): asymmetric only (§4.3 step 5).
@@ -15,9 +17,6 @@ pub const ALGS: [&str; 4] = ["ES256", "PS256", "RS256", "EdDSA"];
 
 /// A proof is small; anything much larger is not one.
 const MAX_PROOF_LEN: usize = 8192;
-
-/// The shortest RSA modulus accepted in a proof's key.
-const MIN_RSA_BITS: usize = 2048;
 
 #[derive(Debug, Deserialize)]
 pub(super) struct Claims {
@@ -107,8 +106,8 @@ fn decoding_key(jwk: &Map<String, Value>, alg: &str) -> Result<DecodingKey, Erro
         }
         ("RSA", "RS256" | "PS256") => {
             let n = URL_SAFE_NO_PAD.decode(member("n")).map_err(|_| wrong())?;
-            let bits = n.iter().skip_while(|b| **b == 0).count() * 8;
-            if bits < MIN_RSA_BITS {
+            // The same floor as for registered client keys.
+            if jwk::significant_bits(&n) < jwk::MIN_RSA_BITS {
                 return Err(bad("the DPoP proof's RSA key is shorter than 2048 bits"));
             }
             DecodingKey::from_rsa_components(member("n"), member("e"))
@@ -124,7 +123,7 @@ fn decoding_key(jwk: &Map<String, Value>, alg: &str) -> Result<DecodingKey, Erro
 /// The RFC 7638 thumbprint (SHA-256, base64url) of a public JWK: `None` for
 /// a private or symmetric key, or one missing a required member.
 pub fn thumbprint(jwk: &Map<String, Value>) -> Option<String> {
-    if ["d", "p", "q", "dp", "dq", "qi", "k", "oth"]
+    if PRIVATE_MEMBERS
         .iter()
         .any(|private| jwk.contains_key(*private))
     {
