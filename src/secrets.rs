@@ -13,6 +13,13 @@ pub fn random_token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// `n` random bytes from the OS.
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    OsRng.fill_bytes(&mut buf);
+    buf
+}
+
 /// `n` random bytes from the OS, lowercase hex: an identifier that is safe
 /// in a URL, a Basic credential and a command line (never starts with `-`).
 pub fn random_hex(bytes: usize) -> String {

@@ -161,6 +161,7 @@ async fn housekeeping(db: Db, clock: Clock) {
                         + store::revoked_tokens::delete_expired(conn, now)?
                         + store::seen_jtis::delete_expired(conn, now)?
                         + store::pushed_requests::delete_expired(conn, now)?
+                        + store::login_challenges::delete_expired(conn, now)?
                         + store::throttle::delete_stale(conn, now - 86_400)?
                         + store::registration_tokens::delete_spent(conn, now)?,
                 )

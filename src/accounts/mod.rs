@@ -1,10 +1,13 @@
 //! People: users and their passwords, logins (a state machine from the
 //! first credential to a session), SSO sessions and brute-force defence.
 
+pub mod amr;
+pub mod factors;
 pub mod login;
 pub mod password;
 pub mod sessions;
 pub mod throttle;
+pub mod totp;
 pub mod users;
 
 use crate::store::StoreError;

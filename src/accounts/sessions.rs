@@ -3,6 +3,7 @@
 //! Every way a session ends goes through [`end_session`], which tells the
 //! `SessionEnded` event once the end is committed.
 
+use super::amr::Amr;
 use crate::events::{Event, Events, SessionEndReason};
 use crate::secrets;
 use crate::store::sessions::{self as rows, SessionRow};
@@ -15,6 +16,18 @@ pub struct LiveSession {
     pub id_hash: String,
     pub user: UserRow,
     pub auth_time: i64,
+    /// How its login was proven.
+    pub amr: Amr,
+}
+
+/// A browser's sign-in, as a session records it.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    pub user_id: String,
+    pub amr: Amr,
+    /// The browser's address and user agent, for the account page.
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// A session that was live until now.
@@ -26,10 +39,10 @@ pub struct Ended {
     pub revoked: usize,
 }
 
-/// Starts a session for `user_id`; returns the cookie value.
+/// Starts a session; returns the cookie value.
 pub fn create(
     conn: &mut DbConnection,
-    user_id: &str,
+    sign_in: &SignIn,
     now: i64,
     ttl: i64,
 ) -> Result<String, StoreError> {
@@ -38,14 +51,35 @@ pub fn create(
         conn,
         &SessionRow {
             id_hash: secrets::sha256_hex(&value),
-            user_id: user_id.to_owned(),
+            user_id: sign_in.user_id.clone(),
             auth_time: now,
             created_at: now,
             expires_at: now + ttl,
             ended_at: None,
+            amr: sign_in.amr.to_string(),
+            last_seen_at: Some(now),
+            address: sign_in.address.clone(),
+            user_agent: sign_in.user_agent.as_deref().map(truncate_agent),
         },
     )?;
     Ok(value)
+}
+
+/// User agents can be long; the account page needs a line of one.
+fn truncate_agent(agent: &str) -> String {
+    agent.chars().take(200).collect()
+}
+
+/// A step-up: the live session `id_hash` of `user_id` is now proven by
+/// `amr`, as of `now` (its new `auth_time`). False when it is no longer live.
+pub fn raise(
+    conn: &mut DbConnection,
+    id_hash: &str,
+    user_id: &str,
+    amr: &Amr,
+    now: i64,
+) -> Result<bool, StoreError> {
+    rows::raise(conn, id_hash, user_id, &amr.to_string(), now)
 }
 
 /// The live session a cookie value names, if its user is still enabled.
@@ -63,6 +97,7 @@ pub fn find(
             id_hash,
             user,
             auth_time: row.auth_time,
+            amr: Amr::from_stored(&row.amr),
         })),
         _ => Ok(None),
     }
@@ -96,24 +131,38 @@ pub async fn end_session(
     Ok(ended)
 }
 
-/// Starts a session for `user_id` in a browser, ending the one it had
-/// (`previous`: that session's cookie value), so a login never inherits a
-/// session it did not make (no fixation). Returns the new cookie value.
+/// Starts a session in a browser, ending the one it had (`previous`: that
+/// session's cookie value), so a login never inherits a session it did not
+/// make (no fixation). Returns the new cookie value.
 pub async fn start(
     db: &Db,
     events: &Events,
-    user_id: String,
+    sign_in: SignIn,
     previous: Option<String>,
+    now: i64,
+    ttl: i64,
+) -> Result<String, StoreError> {
+    let previous = previous.as_deref().map(secrets::sha256_hex);
+    start_replacing(db, events, sign_in, previous, now, ttl).await
+}
+
+/// [`start`], with the previous session named by its hash (a login that
+/// waited for its second factor kept only that).
+pub async fn start_replacing(
+    db: &Db,
+    events: &Events,
+    sign_in: SignIn,
+    previous_hash: Option<String>,
     now: i64,
     ttl: i64,
 ) -> Result<String, StoreError> {
     let (value, replaced) = db
         .write(move |conn| {
-            let replaced = match previous {
-                Some(cookie) => end(conn, &secrets::sha256_hex(&cookie), now)?,
+            let replaced = match previous_hash {
+                Some(hash) => end(conn, &hash, now)?,
                 None => None,
             };
-            Ok::<_, StoreError>((create(conn, &user_id, now, ttl)?, replaced))
+            Ok::<_, StoreError>((create(conn, &sign_in, now, ttl)?, replaced))
         })
         .await?;
     if let Some(e) = &replaced {

@@ -22,6 +22,7 @@
 //! - `PORTCULLIS_LOGIN_MAX_FAILURES_PER_ADDRESS` — the same per client address (default 100; 0 = no limit)
 //! - `PORTCULLIS_LOGIN_SLOW_AFTER`   — failures after which answers are delayed (default 3; 0 = never)
 //! - `PORTCULLIS_LOGIN_WINDOW`       — the counting window, seconds (default 900)
+//! - `PORTCULLIS_MFA_REQUIRED`       — every browser login needs a second factor (default false)
 //! - `PORTCULLIS_TOKEN_RATE_LIMIT`   — requests per second per client at /token, per replica (default 0 = no limit)
 //! - `PORTCULLIS_DPOP_NONCE`         — DPoP proofs must carry a server nonce (default false)
 //! - `PORTCULLIS_REQUIRE_PUSHED_AUTHORIZATION_REQUESTS` — every client must use PAR (default false)
@@ -111,6 +112,8 @@ pub struct Login {
     pub max_failures_per_address: i64,
     pub slow_after: i64,
     pub window: i64,
+    /// Every browser login needs a second factor.
+    pub mfa_required: bool,
 }
 
 /// Signing keys: where the KEK lives, how often replicas reload, how long
@@ -193,6 +196,7 @@ impl Settings {
                 )?,
                 slow_after: number(get("login_slow_after"), 0, 1_000_000)?,
                 window: number(get("login_window"), 1, 86_400)?,
+                mfa_required: boolean(get("mfa_required"))?,
             },
             keys: Keys {
                 kek_file: {
@@ -253,6 +257,7 @@ impl Settings {
             device_poll_interval: self.tokens.device_poll_interval,
             session_ttl: self.sessions.ttl,
             require_par: self.tokens.require_par,
+            mfa_required: self.login.mfa_required,
             login: self.login_policy(),
             registration: crate::oauth::registration::Policy {
                 mode: self.registration.mode,

@@ -127,6 +127,11 @@ pub(super) const SPECS: &[Spec] = &[
         default: "false",
     },
     Spec {
+        key: "mfa_required",
+        env: "PORTCULLIS_MFA_REQUIRED",
+        default: "false",
+    },
+    Spec {
         key: "registration",
         env: "PORTCULLIS_REGISTRATION",
         default: "off",

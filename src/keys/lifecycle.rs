@@ -13,7 +13,8 @@ use super::material::{self, GeneratedKey, SigningAlg};
 use super::{KeyError, Keyring};
 use crate::audit;
 use crate::store::keys::{self as rows, KeyState, SigningKeyRow};
-use crate::store::{DbConnection, StoreError};
+use crate::store::{second_factors, DbConnection, StoreError};
+use diesel::Connection;
 
 /// When scheduled rotation happens.
 #[derive(Debug, Clone, Copy)]
@@ -249,8 +250,9 @@ pub fn scheduled_step(
     }
 }
 
-/// Re-seals every private key under `new`, in one transaction; no `kid`
-/// changes. Keys are unsealed with whichever KEK of `old` sealed them.
+/// Re-seals every private key and every TOTP secret under `new`, in one
+/// transaction; no `kid` changes. Each is unsealed with whichever KEK of
+/// `old` sealed it.
 pub fn rewrap(
     conn: &mut DbConnection,
     old: &Keyring,
@@ -264,13 +266,25 @@ pub fn rewrap(
         let der = old.unseal(&key.kid, &key.sealed_private)?;
         resealed.push((key.kid.clone(), new.seal(&key.kid, &der)?));
     }
-    rows::replace_sealed(conn, &resealed)?;
+    let mut secrets = Vec::new();
+    for factor in second_factors::all_totp(conn)? {
+        let label = second_factors::totp_seal_label(&factor.user_id);
+        let secret = old.unseal(&label, &factor.sealed_secret)?;
+        secrets.push((factor.user_id, new.seal(&label, &secret)?));
+    }
+    conn.transaction::<_, StoreError, _>(|conn| {
+        rows::replace_sealed(conn, &resealed)?;
+        for (user_id, sealed) in &secrets {
+            second_factors::replace_totp_secret(conn, user_id, sealed)?;
+        }
+        Ok(())
+    })?;
     audit::record_or_log(
         conn,
         now,
         actor,
         "kek.rewrapped",
-        &format!("{} keys", resealed.len()),
+        &format!("{} keys, {} TOTP secrets", resealed.len(), secrets.len()),
         "",
     );
     Ok(resealed.len())

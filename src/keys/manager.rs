@@ -132,6 +132,21 @@ impl KeyManager {
         self.keyring().current().derive(label)
     }
 
+    /// Seals a shared secret (a TOTP secret) under the current KEK, bound to
+    /// `label` (its owner), so the database alone reveals none and
+    /// `keys rewrap` re-seals it with the signing keys.
+    pub fn seal_secret(&self, label: &str, plaintext: &[u8]) -> Result<Vec<u8>, KeyError> {
+        self.keyring().seal(label, plaintext)
+    }
+
+    pub fn unseal_secret(
+        &self,
+        label: &str,
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, KeyError> {
+        self.keyring().unseal(label, sealed)
+    }
+
     pub fn signer(&self, alg: SigningAlg) -> Result<Arc<Signer>, KeyError> {
         self.snapshot()
             .signers

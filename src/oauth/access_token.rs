@@ -83,6 +83,9 @@ pub struct AccessToken {
     /// Present on a user's token (when the user logged in); absent on a
     /// client's own token (client credentials).
     pub auth_time: Option<i64>,
+    /// RFC 9068 §2.2.3: how the user's login was proven (RFC 8176).
+    #[serde(default)]
+    pub amr: Vec<String>,
     #[serde(default)]
     pub userinfo_claims: Vec<String>,
     /// RFC 8693 §4.1: who acts for the subject, on an exchanged token.

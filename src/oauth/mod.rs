@@ -54,6 +54,8 @@ pub struct Protocol {
     pub session_ttl: i64,
     /// Every client must push its authorization requests (RFC 9126 §5).
     pub require_par: bool,
+    /// Every browser login needs a second factor.
+    pub mfa_required: bool,
     pub login: LoginPolicy,
     /// Dynamic client registration (RFC 7591).
     pub registration: registration::Policy,
@@ -87,5 +89,16 @@ impl Context {
 
     pub fn issuer(&self) -> &str {
         &self.protocol.issuer
+    }
+}
+
+impl Protocol {
+    /// The level every browser login must reach, by the server's policy.
+    pub fn mfa_floor(&self) -> crate::accounts::amr::Acr {
+        if self.mfa_required {
+            crate::accounts::amr::Acr::Mfa
+        } else {
+            crate::accounts::amr::Acr::Pwd
+        }
     }
 }

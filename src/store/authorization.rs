@@ -63,6 +63,8 @@ pub struct CodeRow {
     pub resources: String,
     /// The DPoP key the code is bound to (`dpop_jkt`, RFC 9449 §10).
     pub dpop_jkt: Option<String>,
+    /// How the session's login was proven (RFC 8176, space-separated).
+    pub amr: String,
 }
 
 pub fn insert_code(conn: &mut DbConnection, row: &CodeRow) -> Result<(), StoreError> {

@@ -258,6 +258,8 @@ pub struct ClientRow {
     /// The security profile the client was registered under ([`Profile`]
     /// by name; NULL for none).
     pub profile: Option<String>,
+    /// Every login for this client needs a second factor.
+    pub require_mfa: bool,
 }
 
 pub fn insert(conn: &mut DbConnection, row: ClientRow) -> Result<(), StoreError> {

@@ -91,6 +91,8 @@ pub struct DeviceCodeRow {
     pub session_id: Option<String>,
     pub auth_time: Option<i64>,
     pub decided_at: Option<i64>,
+    /// How the approving session's login was proven (RFC 8176).
+    pub amr: Option<String>,
 }
 
 /// Stores a new request; `Conflict` when its user code is taken.
@@ -215,12 +217,14 @@ pub fn decide(
             user_id,
             session_id,
             auth_time,
+            amr,
         } => diesel::update(target)
             .set((
                 dc::status.eq(DeviceStatus::Approved.as_str()),
                 dc::user_id.eq(user_id),
                 dc::session_id.eq(session_id),
                 dc::auth_time.eq(auth_time),
+                dc::amr.eq(amr),
                 dc::decided_at.eq(now),
             ))
             .execute(conn)?,
@@ -239,6 +243,7 @@ pub enum Decision<'a> {
         user_id: &'a str,
         session_id: &'a str,
         auth_time: i64,
+        amr: &'a str,
     },
     Deny,
 }

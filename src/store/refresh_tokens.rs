@@ -39,6 +39,8 @@ pub struct RefreshTokenRow {
     /// The DPoP key (RFC 7638 thumbprint) the family is bound to (RFC 9449
     /// §5: a public client's refresh tokens need its proof).
     pub dpop_jkt: Option<String>,
+    /// How the login behind the family was proven (RFC 8176, space-separated).
+    pub amr: String,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &RefreshTokenRow) -> Result<(), StoreError> {
@@ -187,7 +189,7 @@ struct SpendAndInsert<'a> {
 
 const COLUMNS: &str = "id, token_hash, family_id, parent_id, client_id, user_id, scope, \
                        auth_time, issued_at, expires_at, used_at, revoked_at, session_id, \
-                       resources, dpop_jkt";
+                       resources, dpop_jkt, amr";
 
 impl Spend<'_> {
     fn push<'b, DB>(&'b self, out: &mut AstPass<'_, 'b, DB>) -> QueryResult<()>
@@ -232,6 +234,7 @@ where
         session_id,
         resources,
         dpop_jkt,
+        amr,
     } = row;
     macro_rules! bind_each {
         ($first_type:ty = $first:expr $(, $sql_type:ty = $value:expr)*) => {
@@ -257,7 +260,8 @@ where
         Nullable<BigInt> = revoked_at,
         Nullable<Text> = session_id,
         Text = resources,
-        Nullable<Text> = dpop_jkt
+        Nullable<Text> = dpop_jkt,
+        Text = amr
     );
     Ok(())
 }
@@ -329,6 +333,7 @@ mod tests {
             session_id: Some(format!("session-{n}")),
             resources: format!("https://api-{n}.example"),
             dpop_jkt: Some(format!("jkt-{n}")),
+            amr: format!("pwd otp{n}"),
         }
     }
 
@@ -385,6 +390,7 @@ mod tests {
                     require_par: false,
                     require_dpop: false,
                     profile: None,
+                    require_mfa: false,
                     registration_token_hash: None,
                     metadata: "{}".into(),
                 },

@@ -25,6 +25,7 @@ diesel::table! {
         require_par -> Bool,
         require_dpop -> Bool,
         profile -> Nullable<Text>,
+        require_mfa -> Bool,
     }
 }
 
@@ -45,6 +46,7 @@ diesel::table! {
         session_id -> Nullable<Text>,
         resources -> Text,
         dpop_jkt -> Nullable<Text>,
+        amr -> Text,
     }
 }
 
@@ -72,6 +74,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        webauthn_handle -> Nullable<Text>,
     }
 }
 
@@ -83,6 +86,10 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         ended_at -> Nullable<BigInt>,
+        amr -> Text,
+        last_seen_at -> Nullable<BigInt>,
+        address -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
     }
 }
 
@@ -115,6 +122,7 @@ diesel::table! {
         family_id -> Nullable<Text>,
         resources -> Text,
         dpop_jkt -> Nullable<Text>,
+        amr -> Text,
     }
 }
 
@@ -145,6 +153,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     consents,
     device_codes,
     login_attempts,
+    login_challenges,
+    passkeys,
+    recovery_codes,
     pushed_requests,
     refresh_tokens,
     registration_tokens,
@@ -152,6 +163,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     seen_jtis,
     sessions,
     signing_keys,
+    totp_factors,
     users,
 );
 
@@ -210,6 +222,7 @@ diesel::table! {
         session_id -> Nullable<Text>,
         auth_time -> Nullable<BigInt>,
         decided_at -> Nullable<BigInt>,
+        amr -> Nullable<Text>,
     }
 }
 
@@ -232,3 +245,54 @@ diesel::table! {
 }
 
 diesel::joinable!(pushed_requests -> clients (client_id));
+
+diesel::table! {
+    totp_factors (user_id) {
+        user_id -> Text,
+        sealed_secret -> Binary,
+        created_at -> BigInt,
+        confirmed_at -> Nullable<BigInt>,
+        last_step -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_codes (code_hash) {
+        code_hash -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    passkeys (credential_id) {
+        credential_id -> Text,
+        user_id -> Text,
+        name -> Text,
+        public_key -> Binary,
+        sign_count -> BigInt,
+        backup_eligible -> Bool,
+        backup_state -> Bool,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    login_challenges (id_hash) {
+        id_hash -> Text,
+        purpose -> Text,
+        user_id -> Nullable<Text>,
+        continue_to -> Nullable<Text>,
+        amr -> Text,
+        session_hash -> Nullable<Text>,
+        ceremony_state -> Nullable<Binary>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::joinable!(totp_factors -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
+diesel::joinable!(passkeys -> users (user_id));

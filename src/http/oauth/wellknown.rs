@@ -1,5 +1,6 @@
 //! Discovery (RFC 8414, OIDC Discovery 1.0) and the JWKS (RFC 7517).
 
+use crate::accounts::amr::Acr;
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde_json::json;
@@ -66,8 +67,10 @@ fn metadata(issuer: &str, registration: bool, require_par: bool) -> serde_json::
         "token_endpoint_auth_methods_supported": client_auth::METHODS,
         "scopes_supported": USER_SCOPES,
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash",
-                             "name", "preferred_username", "email", "email_verified"],
+                             "amr", "acr", "name", "preferred_username", "email", "email_verified"],
         "claims_parameter_supported": true,
+        // OpenID EAP ACR Values 1.0 names, lowest first.
+        "acr_values_supported": Acr::ALL.map(Acr::as_str),
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,

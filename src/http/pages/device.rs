@@ -13,9 +13,10 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::consent::{scope_lines, ScopeLine};
-use super::login::{set_session_cookie, sign_in, throttled_page, SignedIn};
+use super::login::{browser, set_session_cookie, sign_in, throttled_page, SignedIn};
 use super::{message_page, page_builder, render};
-use crate::accounts::login::Attempt;
+use crate::accounts::amr::Acr;
+use crate::accounts::login::{Attempt, Purpose};
 use crate::http::errors::PageError;
 use crate::http::extract::{cookie, current_session, parse_query, read_form, session_cookie};
 use crate::http::State;
@@ -244,12 +245,34 @@ pub async fn device_login(
     };
     // The user signed in is the one the page names: no need to read the
     // session back.
-    let (user, session_value) =
-        match sign_in(&state, "device_page", attempt, session_cookie(&req)).await? {
-            SignedIn::Yes { user, session } => (user, session),
-            SignedIn::No(None) => return Ok(failed()),
-            SignedIn::No(Some(page)) => return Ok(page),
-        };
+    let (user, session_value) = match sign_in(
+        &state,
+        "device_page",
+        attempt,
+        (session_cookie(&req), browser(&req)),
+        Purpose {
+            // After a second factor, back to this code's page, signed in.
+            continue_to: Some(format!(
+                "/device?user_code={}",
+                url::form_urlencoded::byte_serialize(pending.shown.as_bytes()).collect::<String>()
+            )),
+            required: state
+                .ctx
+                .protocol
+                .mfa_floor()
+                .max(if pending.client.require_mfa {
+                    Acr::Mfa
+                } else {
+                    Acr::Pwd
+                }),
+        },
+    )
+    .await?
+    {
+        SignedIn::Yes { user, session } => (user, session),
+        SignedIn::No(None) => return Ok(failed()),
+        SignedIn::No(Some(page)) => return Ok(page),
+    };
     let mut res = confirm_page(&pending, &user.username, &form.token);
     set_session_cookie(&mut res, session_value, &state)?;
     Ok(res)

@@ -6,13 +6,14 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 
+use super::second_factor;
 use super::{error, page_builder, render};
-use crate::accounts::login::{self, Attempt, LoginState};
+use crate::accounts::login::{self, Attempt, Browser, LoginState, Purpose};
 use crate::http::errors::PageError;
 use crate::http::extract::{cookie, read_form, session_cookie, SESSION_COOKIE};
 use crate::http::oauth::authorize::{find_client, load_pending, pending_from_query, see_other};
 use crate::http::State;
-use crate::oauth::authorize::{redirect_url, AuthorizeRequest};
+use crate::oauth::authorize::{required_acr, AuthorizeRequest};
 use crate::oauth::form::Params;
 use crate::secrets;
 use crate::store::authorization::PendingRow;
@@ -125,7 +126,23 @@ pub async fn login_submit(
         via: format!("login-page:{}", request.client_id),
         address: req.peer_addr().map(|a| a.ip().to_string()),
     };
-    let (user, session) = match sign_in(&state, "login_page", attempt, session_cookie(&req)).await?
+    let client = find_client(&state, &request.client_id).await?;
+    let required = match &client {
+        Some(client) => required_acr(&request, client, state.ctx.protocol.mfa_floor()),
+        None => return Err(PageError::Expired),
+    };
+    let purpose = Purpose {
+        continue_to: Some(continue_url(&pending.id)),
+        required,
+    };
+    let (user, session) = match sign_in(
+        &state,
+        "login_page",
+        attempt,
+        (session_cookie(&req), browser(&req)),
+        purpose,
+    )
+    .await?
     {
         SignedIn::Yes { user, session } => (user, session),
         SignedIn::No(None) => {
@@ -135,13 +152,32 @@ pub async fn login_submit(
         SignedIn::No(Some(page)) => return Ok(page),
     };
     tracing::info!(user = %user.id, client_id = %request.client_id, "login succeeded");
-    let location = redirect_url(
-        &format!("{}/authorize/continue", state.ctx.issuer()),
-        &[("request", Some(&pending.id))],
-    );
-    let mut res = see_other(&location);
+    let mut res = see_other(&format!(
+        "{}{}",
+        state.ctx.issuer(),
+        continue_url(&pending.id)
+    ));
     set_session_cookie(&mut res, session, &state)?;
     Ok(res)
+}
+
+/// Where a login for the pending request `id` continues: a path on this
+/// server (never from the request, so never an open redirect).
+pub fn continue_url(id: &str) -> String {
+    let id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    format!("/authorize/continue?request={id}")
+}
+
+/// What the session list on the account page shows of a browser.
+pub(super) fn browser(req: &HttpRequest) -> Browser {
+    Browser {
+        address: req.peer_addr().map(|a| a.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    }
 }
 
 /// How a browser sign-in step ended.
@@ -152,7 +188,8 @@ pub(super) enum SignedIn {
         session: String,
     },
     /// Not signed in: `None` for a wrong username or password (the caller
-    /// shows its form again), or the page to show instead (throttled).
+    /// shows its form again), or the page to show instead (throttled, or
+    /// on to the second factor).
     No(Option<HttpResponse>),
 }
 
@@ -163,19 +200,20 @@ pub(super) async fn sign_in(
     state: &State,
     page: &'static str,
     attempt: Attempt,
-    previous_session: Option<String>,
+    (previous_session, browser): (Option<String>, Browser),
+    purpose: Purpose,
 ) -> Result<SignedIn, PageError> {
+    let deps = deps(state);
     let ctx = &state.ctx;
-    let deps = login::Deps {
-        db: &ctx.db,
-        clock: &ctx.clock,
-        events: &ctx.events,
-        policy: ctx.protocol.login,
-        session_ttl: ctx.protocol.session_ttl,
-    };
     Ok(
-        match login::password_step(&deps, attempt, previous_session).await? {
+        match login::password_step(&deps, attempt, previous_session, browser, purpose).await? {
             LoginState::Done { user, session } => SignedIn::Yes { user, session },
+            LoginState::NeedsSecondFactor { challenge }
+            | LoginState::NeedsEnrolment { challenge } => {
+                let mut res = see_other(&format!("{}{}", state.ctx.issuer(), second_factor::PATH));
+                second_factor::set_challenge_cookie(&mut res, challenge, state)?;
+                SignedIn::No(Some(res))
+            }
             LoginState::NeedsPassword { .. } => {
                 ctx.metrics.login_failed(page);
                 SignedIn::No(None)
@@ -186,6 +224,19 @@ pub(super) async fn sign_in(
             ))),
         },
     )
+}
+
+/// What the login steps need from the server.
+pub(super) fn deps(state: &State) -> login::Deps<'_> {
+    let ctx = &state.ctx;
+    login::Deps {
+        db: &ctx.db,
+        clock: &ctx.clock,
+        events: &ctx.events,
+        keys: &ctx.keys,
+        policy: ctx.protocol.login,
+        session_ttl: ctx.protocol.session_ttl,
+    }
 }
 
 /// A 429 page with `Retry-After`.

@@ -4,6 +4,7 @@
 pub mod consent;
 pub mod device;
 pub mod login;
+pub mod second_factor;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, web, HttpResponse, HttpResponseBuilder};
@@ -14,6 +15,9 @@ use super::State;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(login::login_form)
         .service(login::login_submit)
+        .service(second_factor::second_factor_form)
+        .service(second_factor::second_factor_submit)
+        .service(second_factor::enrol_submit)
         .service(consent::consent_form)
         .service(consent::consent_submit)
         .service(device::device_form)

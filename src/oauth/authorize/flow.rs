@@ -55,6 +55,7 @@ pub async fn proceed(
         consented.as_ref(),
         pending.as_ref().map(|p| p.created_at),
         ctx.now(),
+        ctx.protocol.mfa_floor(),
     );
     match next {
         Err(error) => Ok(Outcome::Redirect(error_redirect(
@@ -68,6 +69,7 @@ pub async fn proceed(
             Ok(Outcome::Redirect(url))
         }
         Ok(Next::Login) => park(ctx, "/login", request, pending, flow_cookie).await,
+        Ok(Next::StepUp) => park(ctx, "/login/second-factor", request, pending, flow_cookie).await,
         Ok(Next::Consent) => park(ctx, "/consent", request, pending, flow_cookie).await,
     }
 }
@@ -92,18 +94,13 @@ pub async fn issue_code_redirect(
     session: &LiveSession,
     pending_id: Option<String>,
 ) -> Result<String, StoreError> {
-    let (user_id, session_id, auth_time) = (
-        session.user.id.clone(),
-        session.id_hash.clone(),
-        session.auth_time,
-    );
     let mut ttl = ctx.protocol.code_ttl;
     if client_is_fapi2(ctx, &request.client_id).await {
         // FAPI 2.0 §5.3.2.1: codes live at most 60 seconds.
         ttl = ttl.min(FAPI2_MAX_CODE_TTL);
     }
     let now = ctx.now();
-    let req = request.clone();
+    let (req, session) = (request.clone(), session.clone());
     let code = ctx
         .db
         .write(move |conn| {
@@ -113,7 +110,7 @@ pub async fn issue_code_redirect(
                     return Ok::<_, StoreError>(None);
                 }
             }
-            let code = issue_code(conn, &req, &user_id, &session_id, auth_time, now, ttl)?;
+            let code = issue_code(conn, &req, &session, now, ttl)?;
             if let Some(id) = pending_id {
                 rows::delete_pending(conn, &id)?;
             }

@@ -20,7 +20,8 @@ mod tests;
 pub use flow::{consent_declined, consent_given, issue_code_redirect, proceed, Outcome};
 pub use pending::{issue_code, load_pending, save_pending, PENDING_TTL};
 pub use prompt::{
-    next_step, Authenticated, Check, Next, SessionState, Situation, CONSENT_CHECKS, LOGIN_CHECKS,
+    next_step, required_acr, Authenticated, Check, Next, SessionState, Situation, CONSENT_CHECKS,
+    LOGIN_CHECKS,
 };
 pub use request::{client_id_of, front_channel, validate, MAX_PARAM_LEN};
 pub use response::{error_redirect, redirect_url};
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::claims::RequestedClaims;
 use super::Error;
+use crate::accounts::amr::Acr;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prompt {
@@ -60,6 +62,10 @@ pub struct AuthorizeRequest {
     /// `request_uri`: spent when the code is issued.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushed: Option<String>,
+    /// The authentication level asked for, through `acr_values` or an
+    /// essential `acr` claim (OIDC Core §3.1.2.1, §5.5.1.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<Acr>,
 }
 
 #[derive(Debug)]

@@ -2,6 +2,7 @@
 //! browser that started it, and the single-use code issued at the end.
 
 use super::AuthorizeRequest;
+use crate::accounts::sessions::LiveSession;
 use crate::secrets;
 use crate::store::authorization::{self as rows, CodeRow, PendingRow};
 use crate::store::{DbConnection, StoreError};
@@ -55,9 +56,7 @@ pub fn load_pending(
 pub fn issue_code(
     conn: &mut DbConnection,
     request: &AuthorizeRequest,
-    user_id: &str,
-    session_id: &str,
-    auth_time: i64,
+    session: &LiveSession,
     now: i64,
     ttl: i64,
 ) -> Result<String, StoreError> {
@@ -71,20 +70,21 @@ pub fn issue_code(
         &CodeRow {
             code_hash: secrets::sha256_hex(&code),
             client_id: request.client_id.clone(),
-            user_id: user_id.to_owned(),
-            session_id: session_id.to_owned(),
+            user_id: session.user.id.clone(),
+            session_id: session.id_hash.clone(),
             redirect_uri: request.redirect_uri.clone(),
             scope: request.scope.clone(),
             nonce: request.nonce.clone(),
             code_challenge: request.code_challenge.clone(),
             claims,
-            auth_time,
+            auth_time: session.auth_time,
             created_at: now,
             expires_at: now + ttl,
             used_at: None,
             family_id: None,
             resources: request.resources.join(" "),
             dpop_jkt: request.dpop_jkt.clone(),
+            amr: session.amr.to_string(),
         },
     )?;
     Ok(code)

@@ -1,9 +1,10 @@
 //! Whether the user must log in or consent before a code is issued: two
 //! lists of named checks, in the style of node oidc-provider's interaction
-//! policy. A second factor or an `acr` requirement is one more [`Check`] in
-//! [`LOGIN_CHECKS`], not another branch.
+//! policy. A level (`acr`) the session does not reach is one more check
+//! after them: a step-up to a second factor, not a new login.
 
 use super::AuthorizeRequest;
+use crate::accounts::amr::Acr;
 use crate::oauth::clients::Client;
 use crate::oauth::{Error, ErrorCode, Scope};
 
@@ -11,23 +12,32 @@ use crate::oauth::{Error, ErrorCode, Scope};
 pub trait Authenticated {
     /// When the user logged in.
     fn auth_time(&self) -> i64;
+    /// The level that login reached.
+    fn acr(&self) -> Acr;
 }
 
 /// A session reduced to what the checks read (unit tests use it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionState {
     pub auth_time: i64,
+    pub acr: Acr,
 }
 
 impl Authenticated for SessionState {
     fn auth_time(&self) -> i64 {
         self.auth_time
     }
+    fn acr(&self) -> Acr {
+        self.acr
+    }
 }
 
 impl Authenticated for crate::accounts::sessions::LiveSession {
     fn auth_time(&self) -> i64 {
         self.auth_time
+    }
+    fn acr(&self) -> Acr {
+        self.amr.acr()
     }
 }
 
@@ -36,6 +46,8 @@ impl Authenticated for crate::accounts::sessions::LiveSession {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next<S> {
     Login,
+    /// The session is below the level asked: a second factor now.
+    StepUp,
     Consent,
     IssueCode(S),
 }
@@ -109,6 +121,17 @@ fn first_that_applies(checks: &'static [Check], s: &Situation<'_>) -> Option<&'s
     checks.iter().find(|c| (c.applies)(s)).map(|c| c.name)
 }
 
+/// The level a request needs: what it asked for (`acr_values`, an
+/// essential `acr`), its client's policy and the server's (`floor`).
+pub fn required_acr(request: &AuthorizeRequest, client: &Client, floor: Acr) -> Acr {
+    let client_floor = if client.require_mfa {
+        Acr::Mfa
+    } else {
+        Acr::Pwd
+    };
+    request.acr.unwrap_or(Acr::Pwd).max(client_floor).max(floor)
+}
+
 /// What the authorization endpoint does next. `started_at` is when the
 /// pending request was created, when this is its continuation: a login made
 /// after it satisfies `prompt=login`.
@@ -119,6 +142,7 @@ pub fn next_step<'s, S: Authenticated>(
     consented: Option<&Scope>,
     started_at: Option<i64>,
     now: i64,
+    floor: Acr,
 ) -> Result<Next<&'s S>, Error> {
     let situation = Situation {
         request,
@@ -137,6 +161,18 @@ pub fn next_step<'s, S: Authenticated>(
             ))
         } else {
             Ok(Next::Login)
+        };
+    }
+    let required = required_acr(request, client, floor);
+    if session.is_some_and(|s| s.acr() < required) {
+        tracing::debug!(required = required.as_str(), "step-up required");
+        return if request.prompt.none {
+            Err(Error::new(
+                ErrorCode::LoginRequired,
+                "the login does not reach the authentication level asked for",
+            ))
+        } else {
+            Ok(Next::StepUp)
         };
     }
     if let Some(check) = first_that_applies(CONSENT_CHECKS, &situation) {

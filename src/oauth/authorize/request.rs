@@ -2,6 +2,7 @@
 //! §4.1.1, RFC 7636 §4.3) into an [`AuthorizeRequest`].
 
 use super::{AuthorizeError, AuthorizeRequest, Prompt};
+use crate::accounts::amr::Acr;
 use crate::oauth::claims::RequestedClaims;
 use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::form::{Params, Repeated, REPEATABLE};
@@ -207,8 +208,9 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizeRequest, Au
             ))
         }
     };
-    // id_token_hint, acr_values, ui_locales, claims_locales and display are
-    // accepted and need nothing from us: there is one way to log in.
+    let acr = asked_acr(get("acr_values"), get("claims"));
+    // id_token_hint, ui_locales, claims_locales and display are accepted
+    // and need nothing from us.
     Ok(AuthorizeRequest {
         client_id: client.client_id.clone(),
         redirect_uri,
@@ -223,7 +225,30 @@ pub fn validate(params: &Params, client: &Client) -> Result<AuthorizeRequest, Au
         resources,
         dpop_jkt,
         pushed: None,
+        acr,
     })
+}
+
+/// The level a request asks for: the lowest known value of `acr_values`,
+/// or of an essential `acr` in the `claims` parameter's `id_token` member
+/// (`value` or `values`), whichever is higher.
+fn asked_acr(acr_values: Option<&str>, claims: Option<&str>) -> Option<Acr> {
+    let from_values = acr_values.and_then(|v| Acr::lowest_of(v.split(' ')));
+    let essential = claims
+        .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+        .and_then(|claims| {
+            let acr = claims.get("id_token")?.get("acr")?;
+            if acr.get("essential") != Some(&serde_json::Value::Bool(true)) {
+                return None;
+            }
+            let one = acr.get("value").and_then(|v| v.as_str());
+            let many = acr.get("values").and_then(|v| v.as_array());
+            let names = one
+                .into_iter()
+                .chain(many.into_iter().flatten().filter_map(|v| v.as_str()));
+            Acr::lowest_of(names)
+        });
+    from_values.max(essential)
 }
 
 /// An RFC 7638 SHA-256 thumbprint, base64url without padding: 43 characters.

@@ -1,6 +1,7 @@
 //! Unit tests of the authorization endpoint's rules, without HTTP.
 
 use super::*;
+use crate::accounts::amr::Acr;
 use crate::keys::SigningAlg;
 use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::pkce::verify as verify_pkce;
@@ -149,28 +150,31 @@ fn other_errors_redirect_with_their_codes() {
 fn next_step_follows_session_prompt_max_age_and_consent() {
     let c = client(true, false);
     let mut req = validate(&params(&base()), &c).unwrap();
-    let s = SessionState { auth_time: 1000 };
+    let s = SessionState {
+        auth_time: 1000,
+        acr: Acr::Pwd,
+    };
     assert_eq!(
-        next_step::<SessionState>(&req, &c, None, None, None, 1010).unwrap(),
+        next_step::<SessionState>(&req, &c, None, None, None, 1010, Acr::Pwd).unwrap(),
         Next::Login
     );
     assert_eq!(
-        next_step(&req, &c, Some(&s), None, None, 1010).unwrap(),
+        next_step(&req, &c, Some(&s), None, None, 1010, Acr::Pwd).unwrap(),
         Next::IssueCode(&s)
     );
     req.max_age = Some(5);
     assert_eq!(
-        next_step(&req, &c, Some(&s), None, None, 1010).unwrap(),
+        next_step(&req, &c, Some(&s), None, None, 1010, Acr::Pwd).unwrap(),
         Next::Login
     );
     req.max_age = None;
     req.prompt.login = true;
     assert_eq!(
-        next_step(&req, &c, Some(&s), None, None, 1010).unwrap(),
+        next_step(&req, &c, Some(&s), None, None, 1010, Acr::Pwd).unwrap(),
         Next::Login
     );
     assert_eq!(
-        next_step(&req, &c, Some(&s), None, Some(999), 1010).unwrap(),
+        next_step(&req, &c, Some(&s), None, Some(999), 1010, Acr::Pwd).unwrap(),
         Next::IssueCode(&s)
     );
     req.prompt = Prompt {
@@ -178,7 +182,7 @@ fn next_step_follows_session_prompt_max_age_and_consent() {
         ..Prompt::default()
     };
     assert_eq!(
-        next_step::<SessionState>(&req, &c, None, None, None, 1010)
+        next_step::<SessionState>(&req, &c, None, None, None, 1010, Acr::Pwd)
             .unwrap_err()
             .code,
         ErrorCode::LoginRequired
@@ -187,17 +191,26 @@ fn next_step_follows_session_prompt_max_age_and_consent() {
     let third = client(true, true);
     let req = validate(&params(&base()), &third).unwrap();
     assert_eq!(
-        next_step(&req, &third, Some(&s), None, None, 1010).unwrap(),
+        next_step(&req, &third, Some(&s), None, None, 1010, Acr::Pwd).unwrap(),
         Next::Consent
     );
     let granted = Scope::parse("openid email profile").unwrap();
     assert_eq!(
-        next_step(&req, &third, Some(&s), Some(&granted), None, 1010).unwrap(),
+        next_step(&req, &third, Some(&s), Some(&granted), None, 1010, Acr::Pwd).unwrap(),
         Next::IssueCode(&s)
     );
     let narrower = Scope::parse("openid").unwrap();
     assert_eq!(
-        next_step(&req, &third, Some(&s), Some(&narrower), None, 1010).unwrap(),
+        next_step(
+            &req,
+            &third,
+            Some(&s),
+            Some(&narrower),
+            None,
+            1010,
+            Acr::Pwd
+        )
+        .unwrap(),
         Next::Consent
     );
 }

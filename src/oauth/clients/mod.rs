@@ -64,6 +64,8 @@ pub struct Client {
     /// Access tokens must be DPoP-bound (RFC 9449 §5.2).
     pub require_dpop: bool,
     pub profile: Option<Profile>,
+    /// Every login for it needs a second factor.
+    pub require_mfa: bool,
 }
 
 /// The client as the CLI and the admin API show it: never a secret.
@@ -89,6 +91,7 @@ struct Summary<'a> {
     require_par: bool,
     require_dpop: bool,
     profile: Option<&'static str>,
+    require_mfa: bool,
 }
 
 impl Client {
@@ -135,6 +138,7 @@ impl Client {
             require_par: self.require_par,
             require_dpop: self.require_dpop,
             profile: self.profile.map(Profile::as_str),
+            require_mfa: self.require_mfa,
         })
         .unwrap_or_default()
     }
@@ -188,6 +192,7 @@ impl Client {
             require_par: false,
             require_dpop: false,
             profile: None,
+            require_mfa: false,
         }
     }
 
@@ -235,6 +240,7 @@ impl Client {
             require_par: row.require_par,
             require_dpop: row.require_dpop,
             profile,
+            require_mfa: row.require_mfa,
         })
     }
 }

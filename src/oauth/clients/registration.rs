@@ -55,6 +55,8 @@ pub struct NewClient {
     pub require_par: bool,
     pub require_dpop: bool,
     pub profile: Option<Profile>,
+    /// Every login for this client needs a second factor.
+    pub require_mfa: bool,
 }
 
 impl Default for NewClient {
@@ -83,6 +85,7 @@ impl Default for NewClient {
             require_par: false,
             require_dpop: false,
             profile: None,
+            require_mfa: false,
         }
     }
 }
@@ -180,6 +183,7 @@ pub fn register(
         require_par: new.require_par,
         require_dpop: new.require_dpop,
         profile: new.profile.map(|p| p.as_str().to_owned()),
+        require_mfa: new.require_mfa,
     };
     match rows::insert(conn, row.clone()) {
         Ok(()) => {}
@@ -222,6 +226,11 @@ pub fn validate(new: &NewClient, outbound: remote::Policy) -> Result<Scope, Regi
     profile::check(new)?;
     if new.grant_types.is_empty() {
         return Err(invalid("a client needs at least one grant type".into()));
+    }
+    if new.require_mfa && new.grant_types.contains(&GrantType::Password) {
+        return Err(invalid(
+            "a client that requires a second factor cannot use the password grant: it carries a password and nothing else".into(),
+        ));
     }
     let method = new.effective_auth_method();
     if new.public && method != AuthMethod::None {

@@ -93,6 +93,7 @@ pub async fn authorize(
         session_id: None,
         auth_time: None,
         decided_at: None,
+        amr: None,
     };
     let user_code = ctx
         .db

@@ -96,10 +96,11 @@ pub async fn decide(
 ) -> Result<bool, StoreError> {
     let now = ctx.now();
     let hash = pending.row.device_code_hash.clone();
-    let (user_id, session_id, auth_time) = (
+    let (user_id, session_id, auth_time, amr) = (
         session.user.id.clone(),
         session.id_hash.clone(),
         session.auth_time,
+        session.amr.to_string(),
     );
     let client_id = pending.client.client_id.clone();
     ctx.db
@@ -109,6 +110,7 @@ pub async fn decide(
                     user_id: &user_id,
                     session_id: &session_id,
                     auth_time,
+                    amr: &amr,
                 }
             } else {
                 Decision::Deny

@@ -52,6 +52,11 @@ struct AccessTokenClaims<'a> {
     jti: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     auth_time: Option<i64>,
+    /// RFC 9068 §2.2.3: a user's token says how the login was proven.
+    #[serde(skip_serializing_if = "<[&str]>::is_empty")]
+    amr: &'a [&'static str],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<&'static str>,
     /// Claims the `claims` parameter asked the userinfo endpoint for
     /// (OIDC Core §5.5): carried here because userinfo sees only this token.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
@@ -72,6 +77,10 @@ struct IdTokenClaims<'a> {
     iat: i64,
     exp: i64,
     auth_time: i64,
+    /// RFC 8176 methods of the login.
+    amr: Vec<&'static str>,
+    /// The level the login reached (`pwd`, `mfa`, `phr`).
+    acr: &'static str,
     at_hash: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
@@ -112,6 +121,9 @@ pub fn tokens(
     let no_claims = RequestedClaims::default();
     let requested = granted.requested.as_ref().unwrap_or(&no_claims);
     let user = granted.user.as_ref();
+    let amr = user
+        .map(|(_, login)| login.amr.values())
+        .unwrap_or_default();
     let exp = match granted.not_after {
         Some(limit) => limit.min(now + protocol.access_token_ttl),
         None => now + protocol.access_token_ttl,
@@ -128,7 +140,9 @@ pub fn tokens(
         iat: now,
         exp,
         jti: secrets::random_token(16),
-        auth_time: user.map(|(_, t)| *t),
+        auth_time: user.map(|(_, login)| login.auth_time),
+        amr: &amr,
+        acr: user.map(|(_, login)| login.amr.acr().as_str()),
         userinfo_claims: &requested.userinfo,
         act: granted.act.as_ref(),
         cnf: dpop_jkt.map(|jkt| Confirmation { jkt }),
@@ -139,7 +153,7 @@ pub fn tokens(
     let exchanged = granted.grant == GrantType::TokenExchange;
     let id_token = match user {
         // An exchange issues an access token only (RFC 8693 §2.2.1).
-        Some((user, auth_time)) if granted.scope.contains("openid") && !exchanged => {
+        Some((user, login)) if granted.scope.contains("openid") && !exchanged => {
             let claims = IdTokenClaims {
                 iss: &protocol.issuer,
                 sub: &user.id,
@@ -147,7 +161,9 @@ pub fn tokens(
                 azp: &client.client_id,
                 iat: now,
                 exp: now + protocol.access_token_ttl,
-                auth_time: *auth_time,
+                auth_time: login.auth_time,
+                amr: amr.clone(),
+                acr: login.amr.acr().as_str(),
                 at_hash: client.signing_alg.half_hash(&access_token),
                 nonce: granted.nonce.as_deref(),
                 user: user_claims(user, &granted.scope, &requested.id_token),
@@ -174,6 +190,8 @@ pub struct NewFamily<'a> {
     pub user_id: &'a str,
     pub scope: &'a Scope,
     pub auth_time: i64,
+    /// How the login was proven (RFC 8176, space-separated).
+    pub amr: &'a str,
     pub session_id: Option<&'a str>,
     /// The resources (RFC 8707) the grant covers; refreshes stay within them.
     pub resources: &'a [String],
@@ -212,6 +230,7 @@ impl NewFamily<'_> {
                 .dpop_jkt
                 .filter(|_| self.client.is_public())
                 .map(str::to_owned),
+            amr: self.amr.to_owned(),
         };
         (token, row)
     }
@@ -239,6 +258,7 @@ pub fn successor(spent: &RefreshTokenRow, now: i64) -> (String, RefreshTokenRow)
         session_id: spent.session_id.clone(),
         resources: spent.resources.clone(),
         dpop_jkt: spent.dpop_jkt.clone(),
+        amr: spent.amr.clone(),
     };
     (token, row)
 }

@@ -1,7 +1,8 @@
 //! RFC 6749 §4.1.3: the authorization code grant, with RFC 7636 PKCE. A
 //! code is spent once; a second use revokes what the first one got.
 
-use super::Granted;
+use super::{Granted, Login};
+use crate::accounts::amr::Amr;
 use crate::oauth::claims::RequestedClaims;
 use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::token::issue::NewFamily;
@@ -59,7 +60,13 @@ pub async fn run(ctx: &Context, client: &Client, presented: Presented) -> Result
     };
     Ok(Granted {
         grant: GrantType::AuthorizationCode,
-        user: Some((user, code.auth_time)),
+        user: Some((
+            user,
+            Login {
+                auth_time: code.auth_time,
+                amr: Amr::from_stored(&code.amr),
+            },
+        )),
         scope,
         refresh_token,
         nonce: code.nonce.clone(),
@@ -131,6 +138,7 @@ fn redeem(
             user_id: &user.id,
             scope: &scope,
             auth_time: code.auth_time,
+            amr: &code.amr,
             session_id: Some(&code.session_id),
             resources: &code_resources,
             family_id: family_id.clone(),

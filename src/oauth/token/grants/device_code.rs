@@ -4,7 +4,8 @@
 //! every replica holds it to the new one). Once approved: tokens, exactly
 //! once, however many polls race at however many replicas.
 
-use super::Granted;
+use super::{Granted, Login};
+use crate::accounts::amr::Amr;
 use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::device::SLOW_DOWN_STEP;
 use crate::oauth::token::issue::NewFamily;
@@ -17,7 +18,7 @@ use crate::store::{sessions, DbConnection, StoreError};
 enum Polled {
     Granted {
         user: Box<UserRow>,
-        auth_time: i64,
+        login: Login,
         scope: Scope,
         refresh_token: Option<String>,
         audience: Vec<String>,
@@ -43,13 +44,13 @@ pub async fn run(
         Polled::Refused(e) => Err(e),
         Polled::Granted {
             user,
-            auth_time,
+            login,
             scope,
             refresh_token,
             audience,
         } => Ok(Granted {
             grant: GrantType::DeviceCode,
-            user: Some((user, auth_time)),
+            user: Some((user, login)),
             subject: None,
             scope,
             refresh_token,
@@ -152,6 +153,7 @@ fn poll(
             user_id: &user.id,
             scope: &scope,
             auth_time,
+            amr: row.amr.as_deref().unwrap_or("pwd"),
             session_id: Some(session_id),
             resources: &granted_resources,
             family_id: secrets::random_token(16),
@@ -169,7 +171,10 @@ fn poll(
     }
     Ok(Polled::Granted {
         user: Box::new(user),
-        auth_time,
+        login: Login {
+            auth_time,
+            amr: Amr::from_stored(row.amr.as_deref().unwrap_or("pwd")),
+        },
         scope,
         refresh_token: fresh.map(|(t, _)| t),
         audience,

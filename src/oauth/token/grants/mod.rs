@@ -9,6 +9,7 @@ mod refresh_token;
 pub mod token_exchange;
 
 use super::Grant;
+use crate::accounts::amr::Amr;
 use crate::audit;
 use crate::oauth::claims::RequestedClaims;
 use crate::oauth::clients::{Client, GrantType};
@@ -17,12 +18,19 @@ use crate::store::refresh_tokens as rt;
 use crate::store::users::UserRow;
 use crate::store::{DbConnection, StoreError};
 
+/// When and how the user behind a grant logged in.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub auth_time: i64,
+    pub amr: Amr,
+}
+
 /// What a grant granted: to whom, which scope, and the refresh token it
 /// made (if the client has the refresh grant).
 pub struct Granted {
     pub grant: GrantType,
-    /// The user and when they logged in; `None` for client credentials.
-    pub user: Option<(Box<UserRow>, i64)>,
+    /// The user and their login; `None` for client credentials.
+    pub user: Option<(Box<UserRow>, Login)>,
     /// The `sub` of a token with no user, when it is not the client's own
     /// (an exchanged client-credentials token keeps its subject).
     pub subject: Option<String>,

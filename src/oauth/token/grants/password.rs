@@ -1,6 +1,7 @@
 //! RFC 6749 §4.3: the resource owner password credentials grant.
 
-use super::Granted;
+use super::{Granted, Login};
+use crate::accounts::amr::Amr;
 use crate::accounts::{self, LoginOutcome};
 use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::token::issue::NewFamily;
@@ -53,6 +54,16 @@ pub async fn run(
                 ))
             }
         };
+    // The password grant carries a password and nothing else: for a person
+    // with a second factor it would be a way around that factor.
+    if accounts::factors::enrolled_async(&ctx.db, &user.id)
+        .await?
+        .any()
+    {
+        return Err(Error::invalid_grant(
+            "this account has a second factor, which the password grant cannot carry: sign in through the browser (authorization code flow)",
+        ));
+    }
     let now = ctx.now();
     let refresh_token = if client.allows(GrantType::RefreshToken) {
         let (token, row) = NewFamily {
@@ -60,6 +71,7 @@ pub async fn run(
             user_id: &user.id,
             scope: &scope,
             auth_time: now,
+            amr: "pwd",
             session_id: None,
             resources: &audience,
             family_id: secrets::random_token(16),
@@ -75,7 +87,13 @@ pub async fn run(
     };
     Ok(Granted {
         grant: GrantType::Password,
-        user: Some((user, now)),
+        user: Some((
+            user,
+            Login {
+                auth_time: now,
+                amr: Amr::password(),
+            },
+        )),
         scope,
         refresh_token,
         nonce: None,

@@ -2,7 +2,8 @@
 //! (RFC 9700 §4.14.2). Every use spends the token and returns its
 //! successor; a spent token coming back revokes its whole family.
 
-use super::Granted;
+use super::{Granted, Login};
+use crate::accounts::amr::Amr;
 use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::token::issue;
 use crate::oauth::{resource, Context, Error, Scope};
@@ -17,7 +18,7 @@ enum Refreshed {
     Reused(Error),
     Rotated {
         user: Box<UserRow>,
-        auth_time: i64,
+        login: Login,
         new_token: String,
         scope: Scope,
         audience: Vec<String>,
@@ -55,13 +56,13 @@ pub async fn run(
         }
         Refreshed::Rotated {
             user,
-            auth_time,
+            login,
             new_token,
             scope,
             audience,
         } => Ok(Granted {
             grant: GrantType::RefreshToken,
-            user: Some((user, auth_time)),
+            user: Some((user, login)),
             scope,
             refresh_token: Some(new_token),
             nonce: None,
@@ -150,7 +151,10 @@ fn rotate(
     }
     Ok(Refreshed::Rotated {
         user: Box::new(user),
-        auth_time: row.auth_time,
+        login: Login {
+            auth_time: row.auth_time,
+            amr: Amr::from_stored(&row.amr),
+        },
         new_token,
         scope,
         audience,

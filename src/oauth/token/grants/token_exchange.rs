@@ -7,7 +7,8 @@
 use futures_util::future::join;
 use serde_json::{json, Map, Value};
 
-use super::Granted;
+use super::{Granted, Login};
+use crate::accounts::amr::Amr;
 use crate::oauth::access_token::{self, Holder, Validated};
 use crate::oauth::clients::{Client, GrantType};
 use crate::oauth::{Context, Error, ErrorCode, Scope};
@@ -108,7 +109,13 @@ pub async fn run(
     })?;
     let Validated { claims, holder } = subject;
     let user = match holder {
-        Holder::User(user) => Some((user, claims.auth_time.unwrap_or(claims.iat))),
+        Holder::User(user) => Some((
+            user,
+            Login {
+                auth_time: claims.auth_time.unwrap_or(claims.iat),
+                amr: Amr::from_stored(&claims.amr.join(" ")),
+            },
+        )),
         Holder::Client => None,
     };
     Ok(Granted {

@@ -1,0 +1,13 @@
+DROP TABLE login_challenges;
+DROP TABLE passkeys;
+DROP TABLE recovery_codes;
+DROP TABLE totp_factors;
+ALTER TABLE users DROP COLUMN webauthn_handle;
+ALTER TABLE clients DROP COLUMN require_mfa;
+ALTER TABLE device_codes DROP COLUMN amr;
+ALTER TABLE refresh_tokens DROP COLUMN amr;
+ALTER TABLE authorization_codes DROP COLUMN amr;
+ALTER TABLE sessions DROP COLUMN user_agent;
+ALTER TABLE sessions DROP COLUMN address;
+ALTER TABLE sessions DROP COLUMN last_seen_at;
+ALTER TABLE sessions DROP COLUMN amr;
