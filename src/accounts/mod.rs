@@ -9,6 +9,7 @@ pub mod sessions;
 pub mod throttle;
 pub mod totp;
 pub mod users;
+pub mod webauthn;
 
 use crate::store::StoreError;
 
