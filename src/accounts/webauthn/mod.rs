@@ -11,6 +11,12 @@
 //! eligibility that changes. What the caller checks: that a new credential
 //! id is not registered already, the ceremony row's own expiry, and that it
 //! stores [`Verified`] back after a sign-in.
+//!
+//! The state bytes are neither signed nor encrypted: they hold the
+//! challenge and the expiry, so they must stay on the server (a database
+//! row keyed by the ceremony), never in a cookie or form the client could
+//! edit. Their expiry is a wall-clock time, so replicas need synchronised
+//! clocks. User handles are exactly [`USER_HANDLE_LEN`] (64) bytes.
 
 pub mod software;
 #[cfg(test)]

@@ -499,3 +499,21 @@ fn state_bytes_cross_replicas() {
         .finish_authentication(&other, &response, &stored(&c))
         .is_err());
 }
+
+#[test]
+fn expired_ceremony_is_refused() {
+    let rp = rp();
+    let mut auth = SoftwareAuthenticator::new();
+    let c = register(&rp, &mut auth, &user(1));
+    let (options, mut state) = rp.start_discoverable().unwrap();
+    // The discoverable state ends with its expiry (seconds and nanoseconds
+    // since 1970): set it to 1970. This is also why state bytes belong in
+    // the server's database, never in anything the client can edit.
+    let len = state.len();
+    state[len - 12..].fill(0);
+    let response = auth.assert(&options, ORIGIN).unwrap();
+    assert!(matches!(
+        rp.finish_authentication(&state, &response, &stored(&c)),
+        Err(WebauthnError::Expired)
+    ));
+}
