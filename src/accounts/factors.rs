@@ -61,6 +61,45 @@ pub async fn enrolled_async(db: &Db, user_id: &str) -> Result<Enrolled, StoreErr
     db.run(move |conn| enrolled(conn, &id)).await
 }
 
+/// Every factor of a person, as the CLI, the admin API and the account
+/// page show them: never a secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listing {
+    /// When the authenticator app was set up; `None` without one.
+    pub totp_since: Option<i64>,
+    pub passkeys: Vec<PasskeySummary>,
+    pub recovery_codes_left: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PasskeySummary {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    /// Backup eligible: a synced passkey.
+    pub synced: bool,
+}
+
+pub fn listing(conn: &mut DbConnection, user_id: &str) -> Result<Listing, StoreError> {
+    let totp_since = rows::find_totp(conn, user_id)?.and_then(|t| t.confirmed_at);
+    let passkeys = rows::passkeys_of(conn, user_id)?
+        .into_iter()
+        .map(|p| PasskeySummary {
+            id: p.credential_id,
+            name: p.name,
+            created_at: p.created_at,
+            last_used_at: p.last_used_at,
+            synced: p.backup_eligible,
+        })
+        .collect();
+    Ok(Listing {
+        totp_since,
+        passkeys,
+        recovery_codes_left: rows::recovery_codes_left(conn, user_id)?,
+    })
+}
+
 /// A TOTP enrolment in progress: what the account page shows.
 pub struct TotpSetup {
     /// The secret in base32, for typing into an app.

@@ -81,6 +81,10 @@ pub enum ClientCommand {
         /// without a DPoP proof are refused.
         #[arg(long)]
         require_dpop: bool,
+        /// Every login for this client needs a second factor (a person
+        /// without one sets one up first); the password grant is refused.
+        #[arg(long)]
+        require_mfa: bool,
         /// Hold the client to a security profile: fapi2 (the FAPI 2.0
         /// Security Profile: private_key_jwt, PAR, PKCE, DPoP, not RS256).
         #[arg(long)]
@@ -162,6 +166,7 @@ pub fn run(command: &ClientCommand, db: &Db, outbound: remote::Policy) -> Result
             exchange_impersonation,
             require_par,
             require_dpop,
+            require_mfa,
             profile,
             secret_stdin,
             json,
@@ -196,6 +201,7 @@ pub fn run(command: &ClientCommand, db: &Db, outbound: remote::Policy) -> Result
                     exchange_impersonation: *exchange_impersonation,
                     require_par: *require_par,
                     require_dpop: *require_dpop,
+                    require_mfa: *require_mfa,
                     profile: *profile,
                     auth_method: *auth_method,
                     jwks,

@@ -50,6 +50,8 @@ pub struct NewClientBody {
     require_par: bool,
     #[serde(default)]
     require_dpop: bool,
+    #[serde(default)]
+    require_mfa: bool,
     profile: Option<String>,
     /// RFC 7591's name for the authentication method.
     token_endpoint_auth_method: Option<String>,
@@ -102,6 +104,7 @@ pub async fn create_client(
         consent: body.consent,
         require_par: body.require_par,
         require_dpop: body.require_dpop,
+        require_mfa: body.require_mfa,
         profile,
         post_logout_redirect_uris: body.post_logout_redirect_uris,
         resources: body.resources,

@@ -41,6 +41,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/keys/{kid}/revoke", web::post().to(keys::revoke_key))
             .route("/users", web::get().to(users::list_users))
             .route("/users", web::post().to(users::create_user))
+            .route("/users/{username}/mfa", web::get().to(users::list_factors))
+            .route(
+                "/users/{username}/mfa/reset",
+                web::post().to(users::reset_factors),
+            )
             .route(
                 "/users/{username}/disable",
                 web::post().to(users::disable_user),
