@@ -52,6 +52,7 @@ mod input_limits;
 mod introspection;
 mod keys;
 mod logout;
+mod mfa;
 mod migrations;
 mod ops;
 mod par;

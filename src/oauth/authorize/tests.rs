@@ -229,3 +229,74 @@ fn error_redirects_carry_state_and_iss() {
         "https://app.example.com/cb?x=1&error=login_required&error_description=not+logged+in&state=s+t&iss=https%3A%2F%2Fid.example.com"
     );
 }
+
+#[test]
+fn a_session_below_the_level_asked_steps_up_and_prompt_none_cannot() {
+    let c = client(true, false);
+    let pwd = SessionState {
+        auth_time: 1000,
+        acr: Acr::Pwd,
+    };
+    let mfa = SessionState {
+        auth_time: 1000,
+        acr: Acr::Mfa,
+    };
+    let mut req = validate(&params(&base()), &c).unwrap();
+    assert_eq!(req.acr, None);
+    assert_eq!(
+        next_step(&req, &c, Some(&pwd), None, None, 1010, Acr::Mfa).unwrap(),
+        Next::StepUp,
+        "the server's floor"
+    );
+    req.acr = Some(Acr::Mfa);
+    assert_eq!(
+        next_step(&req, &c, Some(&pwd), None, None, 1010, Acr::Pwd).unwrap(),
+        Next::StepUp
+    );
+    assert_eq!(
+        next_step(&req, &c, Some(&mfa), None, None, 1010, Acr::Pwd).unwrap(),
+        Next::IssueCode(&mfa)
+    );
+    req.acr = Some(Acr::Phr);
+    assert_eq!(
+        next_step(&req, &c, Some(&mfa), None, None, 1010, Acr::Pwd).unwrap(),
+        Next::StepUp,
+        "a code is not phishing-resistant"
+    );
+    req.prompt.none = true;
+    let err = next_step(&req, &c, Some(&mfa), None, None, 1010, Acr::Pwd).unwrap_err();
+    assert_eq!(err.code, ErrorCode::LoginRequired);
+    let mut strict = client(true, false);
+    strict.require_mfa = true;
+    let req = validate(&params(&base()), &strict).unwrap();
+    assert_eq!(
+        next_step(&req, &strict, Some(&pwd), None, None, 1010, Acr::Pwd).unwrap(),
+        Next::StepUp,
+        "the client's policy"
+    );
+}
+
+#[test]
+fn the_level_asked_comes_from_acr_values_or_an_essential_acr_claim() {
+    let c = client(true, false);
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut p = base();
+        p.extend_from_slice(extra);
+        validate(&params(&p), &c).unwrap().acr
+    };
+    assert_eq!(
+        with(&[("acr_values", "phr mfa")]),
+        Some(Acr::Mfa),
+        "the lowest named"
+    );
+    assert_eq!(with(&[("acr_values", "urn:unknown")]), None);
+    let essential = r#"{"id_token":{"acr":{"essential":true,"value":"phr"}}}"#;
+    assert_eq!(with(&[("claims", essential)]), Some(Acr::Phr));
+    let voluntary = r#"{"id_token":{"acr":{"values":["phr"]}}}"#;
+    assert_eq!(with(&[("claims", voluntary)]), None);
+    assert_eq!(
+        with(&[("acr_values", "pwd"), ("claims", essential)]),
+        Some(Acr::Phr),
+        "the higher of the two"
+    );
+}

@@ -7,6 +7,7 @@ pub mod browser;
 pub mod cluster;
 pub mod dpop;
 pub mod tokens;
+pub mod totp;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

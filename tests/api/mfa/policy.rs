@@ -1,0 +1,175 @@
+//! The policies: a client's require_mfa, the server's mfa_required, and
+//! operators' view and reset of a person's factors.
+
+use portcullis::oauth::clients::GrantType;
+use serde_json::Value;
+
+use super::password_step;
+use crate::helpers::browser::{
+    authorize_url, location, login_through, sso_setup, Browser, CALLBACK,
+};
+use crate::helpers::{spawn_app, ClientSpec, PASSWORD};
+
+#[tokio::test]
+async fn a_require_mfa_client_sends_a_person_without_a_factor_to_set_one_up() {
+    let (app, _, _) = sso_setup().await;
+    let out = app.cli(
+        &[
+            "client",
+            "add",
+            "bank",
+            "--redirect-uri",
+            CALLBACK,
+            "--require-mfa",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let browser = Browser::new();
+    let (url, _) = authorize_url(&app, "bank", CALLBACK, &[]);
+    let res = password_step(&browser, &url, "alice", PASSWORD).await;
+    assert!(location(&res).ends_with("/login/second-factor"));
+    let html = browser
+        .get(&format!("{}/login/second-factor", app.address))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Set up an authenticator app"));
+
+    // An ordinary client still signs alice in with her password alone.
+    let (url, _) = authorize_url(&app, "web", CALLBACK, &[]);
+    let callback = login_through(&Browser::new(), &url, "alice", PASSWORD).await;
+    assert!(callback.starts_with(CALLBACK));
+}
+
+#[tokio::test]
+async fn a_require_mfa_client_cannot_have_the_password_grant() {
+    let app = spawn_app().await;
+    let out = app.cli(
+        &[
+            "client",
+            "add",
+            "script",
+            "--grant-types",
+            "password",
+            "--require-mfa",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("password grant"), "{stderr}");
+}
+
+#[tokio::test]
+async fn mfa_required_asks_every_login_for_a_factor() {
+    let (app, _, _) = crate::helpers::browser::sso_setup_with(crate::helpers::AppOptions {
+        extra: vec![("mfa_required", "true".into())],
+        ..Default::default()
+    })
+    .await;
+    let (url, _) = authorize_url(&app, "web", CALLBACK, &[]);
+    let res = password_step(&Browser::new(), &url, "alice", PASSWORD).await;
+    assert!(location(&res).ends_with("/login/second-factor"));
+    let discovery: Value = app
+        .http
+        .get(format!("{}/.well-known/openid-configuration", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["acr_values_supported"],
+        serde_json::json!(["pwd", "mfa", "phr"])
+    );
+    let claims = discovery["claims_supported"].as_array().unwrap();
+    assert!(claims.contains(&"amr".into()) && claims.contains(&"acr".into()));
+}
+
+#[tokio::test]
+async fn operators_list_and_reset_a_persons_factors() {
+    let (app, _, _) = sso_setup().await;
+    let id = app
+        .ctx
+        .db
+        .run(|conn| portcullis::store::users::find_by_username(conn, "alice"))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    app.enrol_totp(&id).await;
+    let out = app.cli(&["user", "mfa", "list", "alice", "--json"], None);
+    assert!(out.status.success());
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(listed["factors"]["totp_since"].is_i64(), "{listed}");
+    assert_eq!(listed["factors"]["recovery_codes_left"], 10);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("sealed"));
+
+    let out = app.cli(&["user", "mfa", "reset", "alice"], None);
+    assert!(out.status.success());
+    let out = app.cli(&["user", "mfa", "list", "alice", "--json"], None);
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(listed["factors"]["totp_since"].is_null());
+    assert_eq!(listed["factors"]["recovery_codes_left"], 0);
+    let out = app.cli(&["user", "mfa", "list", "nobody"], None);
+    assert!(!out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+
+    // The admin API, the same.
+    app.enrol_totp(&id).await;
+    let secret = app
+        .create_client(ClientSpec {
+            id: "ops",
+            grants: &[GrantType::ClientCredentials],
+            scope: "portcullis:admin",
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let res = app
+        .post_token(
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "portcullis:admin"),
+            ],
+            Some(("ops", &secret)),
+        )
+        .await;
+    let token = crate::helpers::tokens::TokenResponse::read(res)
+        .await
+        .access_token;
+    let listed: Value = app
+        .get_with_bearer("/admin/users/alice/mfa", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(listed["factors"]["totp_since"].is_i64());
+    let res = app
+        .http
+        .post(format!("{}/admin/users/alice/mfa/reset", app.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["removed"]["totp"], true);
+    let missing = app.get_with_bearer("/admin/users/nobody/mfa", &token).await;
+    assert_eq!(missing.status(), 404);
+    let audit = app
+        .ctx
+        .db
+        .run(|conn| portcullis::store::audit::list_since(conn, 0, 1000))
+        .await
+        .unwrap();
+    assert_eq!(audit.iter().filter(|e| e.action == "mfa.reset").count(), 2);
+}
