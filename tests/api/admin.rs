@@ -1,32 +1,9 @@
 //! The admin API, the audit trail, the refresh reuse grace window and KEK rewrap.
 
-use portcullis::oauth::clients::GrantType;
 use serde_json::{json, Value};
 
 use crate::helpers::tokens::TokenResponse;
-use crate::helpers::{
-    eventually, spawn_app, spawn_app_with, AppOptions, ClientSpec, TestApp, PASSWORD,
-};
-
-async fn admin_token(app: &TestApp, scope: &str) -> String {
-    let secret = app
-        .create_client(ClientSpec {
-            id: "ops",
-            grants: &[GrantType::ClientCredentials],
-            scope: "portcullis:admin api:read",
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let res = app
-        .post_token(
-            &[("grant_type", "client_credentials"), ("scope", scope)],
-            Some(("ops", &secret)),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    TokenResponse::read(res).await.access_token
-}
+use crate::helpers::{eventually, spawn_app, spawn_app_with, AppOptions, ClientSpec, PASSWORD};
 
 #[tokio::test]
 async fn the_admin_api_needs_an_admin_token() {
@@ -40,7 +17,7 @@ async fn the_admin_api_needs_an_admin_token() {
         .starts_with("Bearer"));
     let res = app.get_with_bearer("/admin/keys", "garbage").await;
     assert_eq!(res.status(), 401);
-    let weak = admin_token(&app, "api:read").await;
+    let weak = app.admin_token("api:read").await;
     let res = app.get_with_bearer("/admin/keys", &weak).await;
     assert_eq!(res.status(), 403);
     assert!(res.headers()["www-authenticate"]
@@ -60,7 +37,7 @@ async fn the_admin_api_needs_an_admin_token() {
 #[tokio::test]
 async fn admins_manage_keys_users_and_clients_and_every_action_is_audited() {
     let app = spawn_app().await;
-    let token = admin_token(&app, "portcullis:admin").await;
+    let token = app.admin_token("portcullis:admin").await;
     let admin = |method: reqwest::Method, path: &str| {
         app.http
             .request(method, format!("{}/admin{path}", app.address))

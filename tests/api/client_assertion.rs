@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::cluster::Cluster;
 use crate::helpers::tokens::TokenResponse;
-use crate::helpers::{error_of, spawn_app, spawn_app_with, AppOptions, ClientSpec, TestApp};
+use crate::helpers::{error_of, spawn_app, spawn_app_with, AppOptions, TestApp};
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -878,7 +878,7 @@ fn allowing_private_addresses() -> AppOptions {
 
 /// Registers `svc` with `--jwks-uri`, through the admin API.
 async fn add_with_jwks_uri(app: &TestApp, uri: &str) {
-    let admin = admin_token(app).await;
+    let admin = app.admin_token("portcullis:admin").await;
     let res = app
         .http
         .post(format!("{}/admin/clients", app.address))
@@ -894,28 +894,6 @@ async fn add_with_jwks_uri(app: &TestApp, uri: &str) {
         .await
         .unwrap();
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-}
-
-async fn admin_token(app: &TestApp) -> String {
-    let secret = app
-        .create_client(ClientSpec {
-            id: "ops",
-            grants: &[GrantType::ClientCredentials],
-            scope: "portcullis:admin",
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let res = app
-        .post_token(
-            &[
-                ("grant_type", "client_credentials"),
-                ("scope", "portcullis:admin"),
-            ],
-            Some(("ops", &secret)),
-        )
-        .await;
-    TokenResponse::read(res).await.access_token
 }
 
 #[tokio::test]
@@ -1199,7 +1177,7 @@ async fn registration_refuses_keys_that_are_not_public_asymmetric_ones() {
 #[tokio::test]
 async fn the_admin_api_refuses_bad_keys_and_the_list_shows_the_method() {
     let app = spawn_app().await;
-    let admin = admin_token(&app).await;
+    let admin = app.admin_token("portcullis:admin").await;
     let post = |body: Value| {
         app.http
             .post(format!("{}/admin/clients", app.address))

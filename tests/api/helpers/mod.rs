@@ -263,6 +263,40 @@ impl TestApp {
             .id
     }
 
+    /// The `sub` of the user named `username`.
+    pub async fn user_id(&self, username: &str) -> String {
+        let name = username.to_owned();
+        self.ctx
+            .db
+            .run(move |conn| portcullis::store::users::find_by_username(conn, &name))
+            .await
+            .unwrap()
+            .expect("the user exists")
+            .id
+    }
+
+    /// An access token for the admin API, with `scope`, from a client
+    /// `ops` registered for `portcullis:admin api:read`.
+    pub async fn admin_token(&self, scope: &str) -> String {
+        let secret = self
+            .create_client(ClientSpec {
+                id: "ops",
+                grants: &[GrantType::ClientCredentials],
+                scope: "portcullis:admin api:read",
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let res = self
+            .post_token(
+                &[("grant_type", "client_credentials"), ("scope", scope)],
+                Some(("ops", &secret)),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        tokens::TokenResponse::read(res).await.access_token
+    }
+
     /// Registers a confidential client `id` with only the client-credentials
     /// grant; returns its secret.
     pub async fn create_service_client(&self, id: &str) -> String {

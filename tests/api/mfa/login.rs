@@ -15,20 +15,10 @@ use crate::helpers::tokens::TokenResponse;
 use crate::helpers::totp::code;
 use crate::helpers::{AppOptions, PASSWORD};
 
-async fn alice_id(app: &crate::helpers::TestApp) -> String {
-    app.ctx
-        .db
-        .run(|conn| portcullis::store::users::find_by_username(conn, "alice"))
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
-
 #[tokio::test]
 async fn a_code_after_the_password_gives_an_id_token_with_amr_and_acr_verified_by_openidconnect() {
     let (app, secret, _) = sso_setup().await;
-    let (totp_secret, _) = app.enrol_totp(&alice_id(&app).await).await;
+    let (totp_secret, _) = app.enrol_totp(&app.user_id("alice").await).await;
     let provider = CoreProviderMetadata::discover_async(
         IssuerUrl::new(app.address.clone()).unwrap(),
         &app.http,
@@ -96,7 +86,7 @@ async fn a_code_after_the_password_gives_an_id_token_with_amr_and_acr_verified_b
 #[tokio::test]
 async fn a_used_code_is_refused_the_second_time_and_nothing_is_signed_in() {
     let (app, _, _) = sso_setup().await;
-    let (totp_secret, _) = app.enrol_totp(&alice_id(&app).await).await;
+    let (totp_secret, _) = app.enrol_totp(&app.user_id("alice").await).await;
     let now_code = code(&totp_secret, app.now());
     let first = Browser::new();
     let (url, _) = authorize_url(&app, "web", CALLBACK, &[]);
@@ -113,7 +103,7 @@ async fn a_used_code_is_refused_the_second_time_and_nothing_is_signed_in() {
 #[tokio::test]
 async fn a_recovery_code_works_once_and_says_how_many_remain() {
     let (app, secret, _) = sso_setup().await;
-    let (_, codes) = app.enrol_totp(&alice_id(&app).await).await;
+    let (_, codes) = app.enrol_totp(&app.user_id("alice").await).await;
     assert_eq!(codes.len(), 10);
     let (url, verifier) = authorize_url(&app, "web", CALLBACK, &[]);
     let browser = Browser::new();
@@ -164,7 +154,7 @@ async fn wrong_codes_count_in_the_password_throttle() {
         ..Default::default()
     })
     .await;
-    let (totp_secret, _) = app.enrol_totp(&alice_id(&app).await).await;
+    let (totp_secret, _) = app.enrol_totp(&app.user_id("alice").await).await;
     let (url, _) = authorize_url(&app, "web", CALLBACK, &[]);
     let browser = Browser::new();
     password_step(&browser, &url, "alice", PASSWORD).await;
@@ -192,7 +182,7 @@ async fn the_password_grant_is_refused_to_a_person_with_a_second_factor() {
             .status(),
         200
     );
-    app.enrol_totp(&alice_id(&app).await).await;
+    app.enrol_totp(&app.user_id("alice").await).await;
     let res = app
         .password_grant(("cli-app", &secret), ("alice", PASSWORD), "openid")
         .await;
@@ -222,7 +212,7 @@ async fn a_challenge_is_not_finished_after_it_expires_or_in_another_browser() {
         ..Default::default()
     })
     .await;
-    app.enrol_totp(&alice_id(&app).await).await;
+    app.enrol_totp(&app.user_id("alice").await).await;
     let (url, _) = authorize_url(&app, "web", CALLBACK, &[]);
     let browser = Browser::new();
     password_step(&browser, &url, "alice", PASSWORD).await;

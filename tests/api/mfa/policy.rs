@@ -1,14 +1,13 @@
 //! The policies: a client's require_mfa, the server's mfa_required, and
 //! operators' view and reset of a person's factors.
 
-use portcullis::oauth::clients::GrantType;
 use serde_json::Value;
 
 use super::password_step;
 use crate::helpers::browser::{
     authorize_url, location, login_through, sso_setup, Browser, CALLBACK,
 };
-use crate::helpers::{spawn_app, ClientSpec, PASSWORD};
+use crate::helpers::{spawn_app, PASSWORD};
 
 #[tokio::test]
 async fn a_require_mfa_client_sends_a_person_without_a_factor_to_set_one_up() {
@@ -97,14 +96,7 @@ async fn mfa_required_asks_every_login_for_a_factor() {
 #[tokio::test]
 async fn operators_list_and_reset_a_persons_factors() {
     let (app, _, _) = sso_setup().await;
-    let id = app
-        .ctx
-        .db
-        .run(|conn| portcullis::store::users::find_by_username(conn, "alice"))
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let id = app.user_id("alice").await;
     app.enrol_totp(&id).await;
     let out = app.cli(&["user", "mfa", "list", "alice", "--json"], None);
     assert!(out.status.success());
@@ -125,27 +117,7 @@ async fn operators_list_and_reset_a_persons_factors() {
 
     // The admin API, the same.
     app.enrol_totp(&id).await;
-    let secret = app
-        .create_client(ClientSpec {
-            id: "ops",
-            grants: &[GrantType::ClientCredentials],
-            scope: "portcullis:admin",
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let res = app
-        .post_token(
-            &[
-                ("grant_type", "client_credentials"),
-                ("scope", "portcullis:admin"),
-            ],
-            Some(("ops", &secret)),
-        )
-        .await;
-    let token = crate::helpers::tokens::TokenResponse::read(res)
-        .await
-        .access_token;
+    let token = app.admin_token("portcullis:admin").await;
     let listed: Value = app
         .get_with_bearer("/admin/users/alice/mfa", &token)
         .await

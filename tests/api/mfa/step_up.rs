@@ -9,16 +9,6 @@ use crate::helpers::tokens::TokenResponse;
 use crate::helpers::totp::{code, secret_on_page};
 use crate::helpers::{TestApp, PASSWORD};
 
-async fn alice_id(app: &TestApp) -> String {
-    app.ctx
-        .db
-        .run(|conn| portcullis::store::users::find_by_username(conn, "alice"))
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
-
 async fn id_claims(
     app: &TestApp,
     client: (&str, &str),
@@ -42,7 +32,7 @@ async fn acr_values_mfa_asks_a_password_session_for_its_second_factor() {
     let claims = id_claims(&app, ("web", &web), CALLBACK, &callback, &verifier).await;
     assert_eq!(claims["acr"], "pwd");
     assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
-    let (secret, _) = app.enrol_totp(&alice_id(&app).await).await;
+    let (secret, _) = app.enrol_totp(&app.user_id("alice").await).await;
 
     // Enrolling did not raise the session: a plain request still gets pwd.
     let (url, verifier) = authorize_url(&app, "other", SECOND_CALLBACK, &[]);
