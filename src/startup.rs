@@ -88,7 +88,17 @@ impl Application {
         tokio::spawn(housekeeping(db.clone(), clock.clone()));
 
         let outbound = Arc::new(crate::remote::Outbound::new(settings.outbound)?);
+        let passkeys =
+            crate::accounts::webauthn::RelyingParty::from_issuer(&settings.server.issuer);
+        match &passkeys {
+            Ok(rp) => tracing::info!(rp_id = rp.rp_id(), "passkeys available"),
+            // Said once, here; the account page says it too.
+            Err(why) => {
+                tracing::warn!(issuer = %settings.server.issuer, "{why}: set an issuer with a host name (http://localhost works) to offer them")
+            }
+        }
         let ctx = Arc::new(Context {
+            passkeys,
             protocol: settings.protocol(),
             db,
             keys,

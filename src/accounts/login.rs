@@ -13,8 +13,10 @@
 
 use super::amr::{Acr, Amr};
 use super::factors;
+use super::passkeys;
 use super::sessions::{self, LiveSession, SignIn};
 use super::throttle;
+use super::webauthn::RelyingParty;
 use crate::audit;
 use crate::clock::Clock;
 use crate::events::Events;
@@ -109,6 +111,8 @@ pub struct Deps<'a> {
     pub clock: &'a Clock,
     pub events: &'a Events,
     pub keys: &'a KeyManager,
+    /// The WebAuthn relying party, when passkeys are available.
+    pub passkeys: Option<&'a RelyingParty>,
     pub policy: throttle::Policy,
     pub session_ttl: i64,
 }
@@ -301,11 +305,15 @@ pub async fn waiting(deps: &Deps<'_>, challenge: &str) -> Result<Option<Waiting>
 pub enum Proof {
     Totp(String),
     RecoveryCode(String),
-    /// A passkey assertion the caller verified; how it was made.
-    Passkey {
-        synced: bool,
-        verified: bool,
-    },
+    /// A passkey assertion (the browser's JSON), checked against the
+    /// ceremony begun on this login's challenge.
+    Passkey(String),
+}
+
+/// What a proven factor adds to the login's methods.
+enum Proven {
+    Code,
+    Passkey { synced: bool },
 }
 
 /// How a second-factor step ended.
@@ -359,27 +367,46 @@ pub async fn second_factor_step(
             let ok = factors::check_totp(deps.db, deps.keys, &user.id, code, now)
                 .await
                 .map_err(factor_store_error)?;
-            ("totp", ok, None)
+            ("totp", ok.then_some(Proven::Code), None)
         }
         Proof::RecoveryCode(code) => {
             let left = factors::use_recovery_code(deps.db, &user.id, code, now).await?;
-            ("recovery_code", left.is_some(), left)
+            ("recovery_code", left.map(|_| Proven::Code), left)
         }
-        Proof::Passkey { .. } => ("passkey", true, None),
+        Proof::Passkey(response) => {
+            let hash = secrets::sha256_hex(challenge);
+            let state = passkeys::second_factor_state(deps.db, &hash, now).await?;
+            let checked = match (deps.passkeys, state) {
+                (Some(rp), Some(state)) => {
+                    passkeys::check_second_factor(deps.db, rp, &user.id, &state, response, now)
+                        .await
+                }
+                _ => Err(passkeys::PasskeyError::Expired),
+            };
+            match checked {
+                Ok(synced) => ("passkey", Some(Proven::Passkey { synced }), None),
+                Err(passkeys::PasskeyError::Store(e)) => return Err(e),
+                Err(e) => {
+                    tracing::info!(user = %user.id, error = %e, "passkey second factor refused");
+                    ("passkey", None, None)
+                }
+            }
+        }
     };
+    let proven_ok = proven.is_some();
     let (policy, user_id) = (deps.policy, user.id.clone());
     deps.db
         .write(move |conn| {
-            if !proven {
+            if !proven_ok {
                 audit::record_or_log(conn, now, &user_id, "mfa.failure", &user_id, method);
             }
-            throttle::record(conn, &policy, &keys, proven, now)
+            throttle::record(conn, &policy, &keys, proven_ok, now)
         })
         .await?;
-    if !proven {
+    let Some(proven) = proven else {
         return Ok(SecondFactorState::Failed);
-    }
-    finish(deps, challenge, Box::new(user), proof, browser, left).await
+    };
+    finish(deps, challenge, Box::new(user), proven, browser, left).await
 }
 
 /// A factor's first code during a login that needs one: completes the
@@ -404,12 +431,11 @@ pub async fn enrolment_step(
         }
         Err(e) => return Err(factor_store_error(e)),
     };
-    let proof = Proof::Totp(code.to_owned());
     let state = finish(
         deps,
         challenge,
         Box::new(waiting.user),
-        proof,
+        Proven::Code,
         browser,
         None,
     )
@@ -423,7 +449,7 @@ async fn finish(
     deps: &Deps<'_>,
     challenge: &str,
     user: Box<UserRow>,
-    proof: Proof,
+    proven: Proven,
     browser: Browser,
     recovery_codes_left: Option<i64>,
 ) -> Result<SecondFactorState, StoreError> {
@@ -442,9 +468,10 @@ async fn finish(
         return Ok(SecondFactorState::Expired);
     };
     let mut amr = Amr::from_stored(&row.amr);
-    match proof {
-        Proof::Totp(_) | Proof::RecoveryCode(_) => amr.add_code(),
-        Proof::Passkey { synced, verified } => amr.add_passkey(synced, verified),
+    match proven {
+        Proven::Code => amr.add_code(),
+        // Second-factor passkeys are asked with user verification required.
+        Proven::Passkey { synced } => amr.add_passkey(synced, true),
     }
     let raising = row.purpose == STEP_UP || (row.purpose == ENROL && row.amr != "pwd");
     let session = match (raising, row.session_hash) {

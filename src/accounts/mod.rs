@@ -4,6 +4,7 @@
 pub mod amr;
 pub mod factors;
 pub mod login;
+pub mod passkeys;
 pub mod password;
 pub mod sessions;
 pub mod throttle;

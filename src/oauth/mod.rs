@@ -80,6 +80,10 @@ pub struct Context {
     pub outbound: Arc<Outbound>,
     /// Clients' JWK Sets fetched from their `jwks_uri` (`private_key_jwt`).
     pub client_jwks: JwksCache,
+    /// The WebAuthn relying party (the issuer's host and origin), or why
+    /// passkeys are unavailable (an IP address as issuer host).
+    pub passkeys:
+        Result<crate::accounts::webauthn::RelyingParty, crate::accounts::webauthn::Unavailable>,
 }
 
 impl Context {

@@ -79,3 +79,30 @@ pub fn set_password_hash(
         .execute(conn)?;
     Ok(n == 1)
 }
+
+/// The user's WebAuthn user handle (base64url), if they have one.
+pub fn webauthn_handle(conn: &mut DbConnection, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(users::table
+        .find(id)
+        .select(users::webauthn_handle)
+        .get_result::<Option<String>>(conn)
+        .optional()?
+        .flatten())
+}
+
+/// Gives the user `handle` unless they have one already; returns the one
+/// they have now.
+pub fn ensure_webauthn_handle(
+    conn: &mut DbConnection,
+    id: &str,
+    handle: &str,
+) -> Result<Option<String>, StoreError> {
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::webauthn_handle.is_null()),
+    )
+    .set(users::webauthn_handle.eq(handle))
+    .execute(conn)?;
+    webauthn_handle(conn, id)
+}

@@ -7,7 +7,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::second_factor;
-use super::{error, page_builder, render};
+use super::{error, page_builder, page_builder_with_passkeys, render};
 use crate::accounts::login::{self, Attempt, Browser, LoginState, Purpose};
 use crate::http::errors::PageError;
 use crate::http::extract::{cookie, read_form, session_cookie, SESSION_COOKIE};
@@ -26,6 +26,8 @@ struct LoginPage<'a> {
     csrf_token: &'a str,
     username: &'a str,
     error: Option<&'a str>,
+    /// "Sign in with a passkey" is offered.
+    passkeys: bool,
 }
 
 /// The same words for every failed login: they must not tell which part was wrong.
@@ -37,22 +39,50 @@ pub async fn client_name(state: &State, client_id: &str) -> Result<Option<String
 }
 
 fn login_page(
+    state: &State,
     status: StatusCode,
     client: &str,
     pending: &PendingRow,
     username: &str,
     error: Option<&str>,
 ) -> HttpResponse {
+    let passkeys = state.ctx.passkeys.is_ok();
+    let builder = if passkeys {
+        page_builder_with_passkeys(status)
+    } else {
+        page_builder(status)
+    };
     render(
-        page_builder(status),
+        builder,
         &LoginPage {
             client_name: client,
             request_id: &pending.id,
             csrf_token: &pending.csrf_token,
             username,
             error,
+            passkeys,
         },
     )
+}
+
+/// The login page of a pending request again, 401, saying `message`.
+pub(super) async fn login_page_for(
+    state: &State,
+    request: &AuthorizeRequest,
+    pending: &PendingRow,
+    message: &str,
+) -> Result<HttpResponse, PageError> {
+    let name = client_name(state, &request.client_id)
+        .await?
+        .unwrap_or_default();
+    Ok(login_page(
+        state,
+        StatusCode::UNAUTHORIZED,
+        &name,
+        pending,
+        "",
+        Some(message),
+    ))
 }
 
 /// GET /login?request=ID — the login form for a pending authorization request.
@@ -66,6 +96,7 @@ pub async fn login_form(
         .await?
         .ok_or(PageError::Expired)?;
     Ok(login_page(
+        &state,
         StatusCode::OK,
         &name,
         &pending,
@@ -110,6 +141,7 @@ pub async fn login_submit(
         .unwrap_or_default();
     let failed = || {
         login_page(
+            &state,
             StatusCode::UNAUTHORIZED,
             &name,
             &pending,
@@ -234,6 +266,7 @@ pub(super) fn deps(state: &State) -> login::Deps<'_> {
         clock: &ctx.clock,
         events: &ctx.events,
         keys: &ctx.keys,
+        passkeys: ctx.passkeys.as_ref().ok(),
         policy: ctx.protocol.login,
         session_ttl: ctx.protocol.session_ttl,
     }

@@ -4,6 +4,7 @@
 pub mod consent;
 pub mod device;
 pub mod login;
+pub mod passkeys;
 pub mod second_factor;
 
 use actix_web::http::{header, StatusCode};
@@ -15,6 +16,10 @@ use super::State;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(login::login_form)
         .service(login::login_submit)
+        .service(passkeys::script)
+        .service(passkeys::sign_in_options)
+        .service(passkeys::sign_in)
+        .service(passkeys::second_factor_options)
         .service(second_factor::second_factor_form)
         .service(second_factor::second_factor_submit)
         .service(second_factor::enrol_submit)
@@ -42,12 +47,26 @@ struct ErrorPage<'a> {
 /// Headers every page carries: no script at all, no framing (clickjacking),
 /// no caching of pages that hold CSRF tokens, no referrer leaking codes.
 pub fn page_builder(status: StatusCode) -> HttpResponseBuilder {
+    builder_with_policy(
+        status,
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    )
+}
+
+/// [`page_builder`] for a page that offers passkeys: the one script this
+/// server serves (`/assets/webauthn.js`), and its requests, from this
+/// origin only; still no inline script.
+pub fn page_builder_with_passkeys(status: StatusCode) -> HttpResponseBuilder {
+    builder_with_policy(
+        status,
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    )
+}
+
+fn builder_with_policy(status: StatusCode, policy: &'static str) -> HttpResponseBuilder {
     let mut builder = HttpResponse::build(status);
     builder
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ))
+        .insert_header((header::CONTENT_SECURITY_POLICY, policy))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))

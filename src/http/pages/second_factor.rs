@@ -11,7 +11,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::login::{browser, continue_url, deps, set_session_cookie, throttled_page};
-use super::{page_builder, render};
+use super::{page_builder, page_builder_with_passkeys, render};
 use crate::accounts::factors::{self, TotpSetup};
 use crate::accounts::login::{self, LoginState, Proof, SecondFactorState, Waiting};
 use crate::http::errors::PageError;
@@ -92,11 +92,11 @@ struct ContinuePage<'a> {
 /// The CSRF token of a challenge's forms: only the browser holding the
 /// cookie can know it, and the database (which holds the cookie's SHA-256)
 /// does not give it.
-fn csrf_of(challenge: &str) -> String {
+pub(super) fn csrf_of(challenge: &str) -> String {
     secrets::sha256_hex(&format!("csrf:{challenge}"))
 }
 
-fn challenge_cookie(req: &HttpRequest) -> Option<String> {
+pub(super) fn challenge_cookie(req: &HttpRequest) -> Option<String> {
     req.cookie(CHALLENGE_COOKIE).map(|c| c.value().to_owned())
 }
 
@@ -146,7 +146,13 @@ pub async fn second_factor_form(
     if waiting.enrolling {
         return enrol_form(&state, &waiting, &challenge, None, StatusCode::OK).await;
     }
-    Ok(factor_page(&waiting, &challenge, None, StatusCode::OK))
+    Ok(factor_page(
+        &state,
+        &waiting,
+        &challenge,
+        None,
+        StatusCode::OK,
+    ))
 }
 
 async fn begin_step_up(
@@ -172,19 +178,26 @@ async fn begin_step_up(
 }
 
 fn factor_page(
+    state: &State,
     waiting: &Waiting,
     challenge: &str,
     error: Option<&str>,
     status: StatusCode,
 ) -> HttpResponse {
+    let passkeys = state.ctx.passkeys.is_ok() && waiting.enrolled.passkeys > 0;
+    let builder = if passkeys {
+        page_builder_with_passkeys(status)
+    } else {
+        page_builder(status)
+    };
     render(
-        page_builder(status),
+        builder,
         &SecondFactorPage {
             username: &waiting.user.username,
             csrf_token: &csrf_of(challenge),
             step_up: waiting.step_up,
             totp: waiting.enrolled.totp,
-            passkeys: false,
+            passkeys,
             recovery: waiting.enrolled.recovery_codes_left > 0,
             error,
         },
@@ -285,7 +298,14 @@ pub async fn second_factor_submit(
 ) -> Result<HttpResponse, PageError> {
     let (params, challenge, waiting) = checked(&req, &state, payload).await?;
     let code = params.get("code").unwrap_or("").trim().to_owned();
+    let credential = params.get("credential").unwrap_or("").to_owned();
     let proof = match params.get("method") {
+        Some("passkey")
+            if !credential.is_empty()
+                && credential.len() <= super::passkeys::MAX_CREDENTIAL_JSON =>
+        {
+            Some(Proof::Passkey(credential))
+        }
         _ if code.is_empty() || code.len() > 64 => None,
         Some("totp") => Some(Proof::Totp(code)),
         Some("recovery") => Some(Proof::RecoveryCode(code)),
@@ -293,6 +313,7 @@ pub async fn second_factor_submit(
     };
     let Some(proof) = proof else {
         return Ok(factor_page(
+            &state,
             &waiting,
             &challenge,
             Some(WRONG_CODE),
@@ -306,6 +327,7 @@ pub async fn second_factor_submit(
         SecondFactorState::Failed => {
             state.ctx.metrics.login_failed("second_factor");
             Ok(factor_page(
+                &state,
                 &waiting,
                 &challenge,
                 Some(WRONG_CODE),

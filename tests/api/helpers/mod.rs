@@ -56,6 +56,9 @@ pub struct AppOptions {
     pub manual_clock: bool,
     /// Any other settings, by key.
     pub extra: Vec<(&'static str, String)>,
+    /// The issuer is `http://localhost:PORT` (WebAuthn needs a host name)
+    /// instead of `http://127.0.0.1:PORT`.
+    pub localhost: bool,
 }
 
 impl Default for AppOptions {
@@ -66,6 +69,7 @@ impl Default for AppOptions {
             refresh_reuse_grace: 0,
             manual_clock: false,
             extra: Vec::new(),
+            localhost: false,
         }
     }
 }
@@ -105,7 +109,12 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let kek_file = dir.path().join("kek");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
     let port = listener.local_addr().unwrap().port();
-    let address = format!("http://127.0.0.1:{port}");
+    let host = if options.localhost {
+        "localhost"
+    } else {
+        "127.0.0.1"
+    };
+    let address = format!("http://{host}:{port}");
     let mut flags = Overrides::default();
     flags.0.insert("database_url", database_url.clone());
     flags.0.insert("kek_file", kek_file.display().to_string());

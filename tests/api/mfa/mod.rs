@@ -2,6 +2,7 @@
 //! step-up through `acr_values`, the policies, and what the ID token says.
 
 mod login;
+mod passkeys;
 mod policy;
 mod step_up;
 
