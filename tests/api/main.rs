@@ -36,6 +36,7 @@
 mod admin;
 mod authorize;
 mod browser;
+mod browser_factors;
 mod brute_force;
 mod cli;
 mod client_assertion;

@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod dpop;
 pub mod tokens;
 pub mod totp;
+pub mod webdriver;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
