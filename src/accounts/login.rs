@@ -160,6 +160,10 @@ pub enum LoginState {
 const LOGIN: &str = "login";
 const ENROL: &str = "enrol";
 const STEP_UP: &str = "step_up";
+/// A step-up for a person with no factor yet: they set one up, and the
+/// session they have is raised (not replaced: its other apps keep their
+/// refresh tokens).
+const ENROL_STEP_UP: &str = "enrol_step_up";
 
 /// The password step of a browser login. `previous_session` is the cookie
 /// value of the session the browser had, which a new login replaces.
@@ -244,7 +248,12 @@ pub async fn step_up(
     let enrolled = factors::enrolled_async(deps.db, &session.user.id).await?;
     let row = ChallengeRow {
         id_hash: String::new(),
-        purpose: if enrolled.any() { STEP_UP } else { ENROL }.to_owned(),
+        purpose: if enrolled.any() {
+            STEP_UP
+        } else {
+            ENROL_STEP_UP
+        }
+        .to_owned(),
         user_id: Some(session.user.id.clone()),
         continue_to,
         amr: session.amr.to_string(),
@@ -289,9 +298,8 @@ pub async fn waiting(deps: &Deps<'_>, challenge: &str) -> Result<Option<Waiting>
             };
             let enrolled = factors::enrolled(conn, &user.id)?;
             Ok(Some(Waiting {
-                enrolling: row.purpose == ENROL,
-                step_up: row.purpose == STEP_UP
-                    || (row.purpose == ENROL && row.amr != Amr::password().to_string()),
+                enrolling: row.purpose == ENROL || row.purpose == ENROL_STEP_UP,
+                step_up: row.purpose == STEP_UP || row.purpose == ENROL_STEP_UP,
                 continue_to: row.continue_to,
                 enrolled,
                 user,
@@ -473,7 +481,7 @@ async fn finish(
         // Second-factor passkeys are asked with user verification required.
         Proven::Passkey { synced } => amr.add_passkey(synced, true),
     }
-    let raising = row.purpose == STEP_UP || (row.purpose == ENROL && row.amr != "pwd");
+    let raising = row.purpose == STEP_UP || row.purpose == ENROL_STEP_UP;
     let session = match (raising, row.session_hash) {
         (true, Some(session_hash)) => {
             let (id, amr) = (user.id.clone(), amr.clone());

@@ -147,3 +147,73 @@ async fn a_person_without_a_factor_sets_one_up_when_a_request_asks_mfa() {
     let claims = id_claims(&app, ("web", &web), CALLBACK, &callback, &verifier).await;
     assert_eq!(claims["acr"], "mfa");
 }
+
+#[tokio::test]
+async fn a_step_up_that_sets_up_a_factor_raises_the_session_and_other_apps_keep_their_tokens() {
+    let (app, web, other) = sso_setup().await;
+    let browser = Browser::new();
+    let (url, verifier) = authorize_url(&app, "web", CALLBACK, &[]);
+    let callback = login_through(&browser, &url, "alice", PASSWORD).await;
+    let first = query_param(&callback, "code").unwrap();
+    let web_tokens =
+        TokenResponse::read(exchange(&app, ("web", &web), &first, CALLBACK, &verifier).await).await;
+
+    let (url, verifier) = authorize_url(&app, "other", SECOND_CALLBACK, &[("acr_values", "mfa")]);
+    let step_up = location(&browser.get(&url).await);
+    location(&browser.get(&step_up).await);
+    let html = browser
+        .get(&format!("{}/login/second-factor", app.address))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Set up an authenticator app"), "{html}");
+    let secret = secret_on_page(&html);
+    let ok = browser
+        .post(
+            &format!("{}/login/enrol", app.address),
+            &[
+                ("csrf_token", &hidden(&html, "csrf_token")),
+                ("code", &code(&secret, app.now())),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status(), 200);
+    let resume = ok
+        .text()
+        .await
+        .unwrap()
+        .split("id=\"continue\"")
+        .next()
+        .and_then(|s| {
+            s.rsplit("href=\"")
+                .next()
+                .map(|s| s.split('"').next().unwrap_or("").to_owned())
+        })
+        .unwrap()
+        .replace("&amp;", "&");
+    let callback = location(&browser.get(&resume).await);
+    let claims = id_claims(
+        &app,
+        ("other", &other),
+        SECOND_CALLBACK,
+        &callback,
+        &verifier,
+    )
+    .await;
+    assert_eq!(claims["acr"], "mfa");
+    let refreshed = app
+        .post_token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", web_tokens.refresh()),
+            ],
+            Some(("web", &web)),
+        )
+        .await;
+    assert_eq!(
+        refreshed.status(),
+        200,
+        "the session was raised, not replaced"
+    );
+}
