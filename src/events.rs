@@ -23,6 +23,11 @@ pub enum SessionEndReason {
     Logout,
     /// A new login in the same browser replaced it.
     Replaced,
+    /// The person changed their password on the account page: every other
+    /// session of theirs ends.
+    PasswordChanged,
+    /// The person ended it from the session list of their account page.
+    EndedFromAccount,
 }
 
 /// Where events are told. Cheap to clone; a slow listener loses the oldest

@@ -316,6 +316,85 @@ pub async fn remove_totp(
     .await
 }
 
+/// A factor a person removes on their account page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Factor {
+    Totp,
+    /// A passkey, by its credential id.
+    Passkey(String),
+}
+
+/// How a removal on the account page ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    Removed,
+    /// The person has no such factor.
+    NotFound,
+    /// It is their last factor and a factor is required: nothing changed.
+    LastFactor,
+}
+
+/// Removes one of a person's factors, unless `keep_one` (a policy needs a
+/// factor) and it is their last; the check and the removal are one
+/// transaction. Audited `mfa.removed` as `actor`.
+pub async fn remove_factor(
+    db: &Db,
+    user_id: &str,
+    factor: Factor,
+    keep_one: bool,
+    actor: &str,
+    now: i64,
+) -> Result<Removal, StoreError> {
+    let (id, actor) = (user_id.to_owned(), actor.to_owned());
+    db.write(move |conn| {
+        conn.transaction::<_, StoreError, _>(|conn| {
+            let before = enrolled(conn, &id)?;
+            let (has, detail) = match &factor {
+                Factor::Totp => (before.totp, "totp".to_owned()),
+                Factor::Passkey(cred) => (
+                    rows::passkeys_of(conn, &id)?
+                        .iter()
+                        .any(|p| &p.credential_id == cred),
+                    format!("passkey {cred}"),
+                ),
+            };
+            if !has {
+                return Ok(Removal::NotFound);
+            }
+            let left = usize::from(before.totp) + before.passkeys - 1;
+            if keep_one && left == 0 {
+                return Ok(Removal::LastFactor);
+            }
+            let removed = match &factor {
+                Factor::Totp => rows::delete_totp(conn, &id)?,
+                Factor::Passkey(cred) => rows::delete_passkey(conn, &id, cred)?,
+            };
+            if !removed {
+                return Ok(Removal::NotFound);
+            }
+            audit::record_or_log(conn, now, &actor, "mfa.removed", &id, &detail);
+            Ok(Removal::Removed)
+        })
+    })
+    .await
+}
+
+/// Renames one of a person's passkeys; false when it is not theirs.
+pub async fn rename_passkey(
+    db: &Db,
+    user_id: &str,
+    credential_id: &str,
+    name: &str,
+) -> Result<bool, StoreError> {
+    let (id, cred, name) = (
+        user_id.to_owned(),
+        credential_id.to_owned(),
+        name.to_owned(),
+    );
+    db.write(move |conn| rows::rename_passkey(conn, &id, &cred, &name))
+        .await
+}
+
 /// Removes every factor and recovery code of a person (an operator's
 /// reset, for someone who lost them all). Returns what there was.
 pub fn reset(

@@ -6,6 +6,7 @@ pub mod factors;
 pub mod login;
 pub mod passkeys;
 pub mod password;
+pub mod profile;
 pub mod sessions;
 pub mod throttle;
 pub mod totp;
@@ -17,7 +18,8 @@ use crate::store::StoreError;
 pub use login::{authenticate, Attempt, LoginOutcome};
 pub use password::{hash_password, verify_password, PasswordError, MIN_PASSWORD_LEN};
 pub use users::{
-    create_user, create_user_async, disable_user, set_password, user_summary, NewUser,
+    create_user, create_user_async, disable_user, set_password, set_password_async, user_summary,
+    NewUser,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -119,6 +119,28 @@ pub fn set_password(
     Ok(())
 }
 
+/// [`set_password`] from async code: Argon2id on the hashing threads,
+/// then only the writes on the database's writer.
+pub async fn set_password_async(
+    db: &Db,
+    username: &str,
+    password: &str,
+    actor: &str,
+    now: i64,
+) -> Result<(), AccountError> {
+    let hash = password::hash_password_async(password.to_owned()).await?;
+    let (username, actor) = (username.to_owned(), actor.to_owned());
+    db.write(move |conn| {
+        let user = users::find_by_username(conn, &username)?
+            .ok_or_else(|| AccountError::NotFound(username.clone()))?;
+        users::set_password_hash(conn, &username, &hash, now)?;
+        refresh_tokens::revoke_for_user(conn, &user.id, now)?;
+        audit::record_or_log(conn, now, &actor, "user.password_set", &username, "");
+        Ok(())
+    })
+    .await
+}
+
 /// A user as the CLI and the admin API show it: never the password hash.
 pub fn user_summary(u: &UserRow) -> serde_json::Value {
     serde_json::json!({"sub": u.id, "username": u.username, "email": u.email, "name": u.name,

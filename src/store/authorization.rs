@@ -152,3 +152,32 @@ pub fn save_consent(
         Ok(())
     })
 }
+
+/// A remembered consent, as the account page lists it.
+#[derive(Debug, Clone, Queryable)]
+pub struct ConsentRow {
+    pub client_id: String,
+    pub scope: String,
+    pub granted_at: i64,
+}
+
+/// Every consent a user gave, oldest first.
+pub fn consents_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Vec<ConsentRow>, StoreError> {
+    Ok(consents::table
+        .filter(consents::user_id.eq(user_id))
+        .order(consents::granted_at.asc())
+        .select((consents::client_id, consents::scope, consents::granted_at))
+        .load(conn)?)
+}
+
+/// Forgets a consent; returns whether there was one.
+pub fn delete_consent(
+    conn: &mut DbConnection,
+    user_id: &str,
+    client_id: &str,
+) -> Result<bool, StoreError> {
+    Ok(diesel::delete(consents::table.find((user_id, client_id))).execute(conn)? == 1)
+}

@@ -278,6 +278,15 @@ pub fn find(conn: &mut DbConnection, client_id: &str) -> Result<Option<ClientRow
         .optional()?)
 }
 
+/// A client's display name, if it is registered.
+pub fn name_of(conn: &mut DbConnection, client_id: &str) -> Result<Option<String>, StoreError> {
+    Ok(clients::table
+        .find(client_id)
+        .select(clients::name)
+        .get_result(conn)
+        .optional()?)
+}
+
 pub fn list(conn: &mut DbConnection) -> Result<Vec<ClientRow>, StoreError> {
     Ok(clients::table
         .order(clients::client_id.asc())

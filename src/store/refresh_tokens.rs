@@ -120,6 +120,39 @@ pub fn revoke_for_session(
     .execute(conn)?)
 }
 
+/// The clients a user holds live refresh tokens for (neither spent,
+/// revoked nor expired), one `(client_id, family_id)` per token.
+pub fn live_clients_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(rt::table
+        .filter(rt::user_id.eq(user_id))
+        .filter(rt::revoked_at.is_null())
+        .filter(rt::used_at.is_null())
+        .filter(rt::expires_at.gt(now))
+        .select((rt::client_id, rt::family_id))
+        .load(conn)?)
+}
+
+/// Revokes every refresh token a user holds for one client.
+pub fn revoke_for_user_client(
+    conn: &mut DbConnection,
+    user_id: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        rt::table
+            .filter(rt::user_id.eq(user_id))
+            .filter(rt::client_id.eq(client_id))
+            .filter(rt::revoked_at.is_null()),
+    )
+    .set(rt::revoked_at.eq(now))
+    .execute(conn)?)
+}
+
 /// Housekeeping: rows past their expiry are useless, even for reuse detection
 /// (an expired token is refused before reuse is considered).
 pub fn delete_expired(conn: &mut DbConnection, now: i64) -> Result<usize, StoreError> {

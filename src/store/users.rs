@@ -106,3 +106,22 @@ pub fn ensure_webauthn_handle(
     .execute(conn)?;
     webauthn_handle(conn, id)
 }
+
+/// The name and email a person gives on their account page. Returns
+/// whether the user existed.
+pub fn update_profile(
+    conn: &mut DbConnection,
+    id: &str,
+    name: Option<&str>,
+    email: Option<&str>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(users::table.find(id))
+        .set((
+            users::name.eq(name),
+            users::email.eq(email),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}

@@ -14,7 +14,7 @@
 //!   [`dpop`] (RFC 9449 proofs and bound tokens, also at the resources);
 //! - the browser flow: [`authorize`] (the code flow, prompts, redirects,
 //!   the login form, consent), [`userinfo`] (and the claims parameter),
-//!   [`logout`], [`par`] (pushed authorization requests, RFC 9126), and
+//!   [`logout`], [`account`] (the person's own page), [`par`] (pushed authorization requests, RFC 9126), and
 //!   [`browser`] (a real Chromium);
 //! - client authentication: [`client_assertion`] (`private_key_jwt`, and
 //!   fetching a client's `jwks_uri`);
@@ -33,6 +33,7 @@
 //!   processes on one database), [`process`] (logs, SIGTERM, a database
 //!   outage).
 
+mod account;
 mod admin;
 mod authorize;
 mod browser;

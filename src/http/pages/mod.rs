@@ -1,6 +1,8 @@
 //! HTML pages: plain, accessible, no script, no external resources. One
-//! file per page family: `login.rs`, `consent.rs`, `device.rs`.
+//! file per page family: `login.rs`, `consent.rs`, `device.rs`, and the
+//! person's own page in `account/`.
 
+pub mod account;
 pub mod consent;
 pub mod device;
 pub mod login;
@@ -28,7 +30,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(device::device_form)
         .service(device::device_submit)
         .service(device::device_login)
-        .service(device::device_confirm);
+        .service(device::device_confirm)
+        .configure(account::routes);
 }
 
 #[derive(Template)]

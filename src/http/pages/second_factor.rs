@@ -221,7 +221,7 @@ async fn enrol_form(
 }
 
 /// The authenticator-app setup in progress for `user`, or a new one.
-pub(super) async fn totp_setup(
+pub(crate) async fn totp_setup(
     state: &State,
     user: &crate::store::users::UserRow,
 ) -> Result<TotpSetup, PageError> {
