@@ -577,3 +577,234 @@ async fn applications_are_listed_and_revoked() {
     .await;
     assert_eq!((status, error.as_str()), (400, "invalid_grant"));
 }
+
+/// Signs alice in on the account page of a server that requires a second
+/// factor: she sets up an authenticator app on the way. Returns the page.
+async fn sign_in_enrolling(app: &TestApp, browser: &Browser) -> String {
+    let account = format!("{}/account", app.address);
+    let (_, form) = get(browser, &account).await;
+    let res = post(
+        browser,
+        &format!("{account}/login"),
+        &[
+            ("csrf_token", &hidden(&form, "csrf_token")),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    let (_, enrol) = get(browser, &location(&res)).await;
+    let secret = secret_of(&enrol);
+    let res = post(
+        browser,
+        &format!("{}/login/enrol", app.address),
+        &[
+            ("csrf_token", &hidden(&enrol, "csrf_token")),
+            ("code", &totp(&secret, app.now())),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let (status, page) = get(browser, &account).await;
+    assert_eq!(status, 200);
+    assert!(!is_login_form(&page), "{page}");
+    page
+}
+
+async fn add_passkey(app: &TestApp, user_id: &str, id: &str, name: &str) {
+    let row = portcullis::store::second_factors::PasskeyRow {
+        credential_id: id.to_owned(),
+        user_id: user_id.to_owned(),
+        name: name.to_owned(),
+        public_key: vec![1, 2, 3],
+        sign_count: 0,
+        backup_eligible: true,
+        backup_state: true,
+        created_at: app.now(),
+        last_used_at: None,
+    };
+    app.ctx
+        .db
+        .write(move |conn| portcullis::store::second_factors::insert_passkey(conn, &row))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn passkeys_are_renamed_and_removed_and_the_last_factor_stays() {
+    let app = spawn_app_with(AppOptions {
+        extra: vec![("mfa_required", "true".into())],
+        ..Default::default()
+    })
+    .await;
+    let user_id = app.create_user("alice", PASSWORD).await;
+    let bob_id = app.create_user("bob", PASSWORD).await;
+    let browser = Browser::new();
+    sign_in_enrolling(&app, &browser).await;
+    add_passkey(&app, &user_id, "cred-alice", "Old laptop").await;
+    add_passkey(&app, &bob_id, "cred-bob", "Bob's key").await;
+    let account = format!("{}/account", app.address);
+    let (_, page) = get(&browser, &account).await;
+    assert!(
+        page.contains("<strong>Old laptop</strong> (synced)"),
+        "{page}"
+    );
+    assert!(!page.contains("Bob"));
+    let csrf = hidden(&page, "csrf_token");
+
+    let rename = format!("{account}/passkeys/rename");
+    let res = post(
+        &browser,
+        &rename,
+        &[
+            ("csrf_token", &csrf),
+            ("id", "cred-alice"),
+            ("name", "  Work laptop "),
+        ],
+    )
+    .await;
+    assert!(location(&res).ends_with("/account?done=passkey-renamed"));
+    let (_, page) = get(&browser, &account).await;
+    assert!(page.contains("<strong>Work laptop</strong>"));
+    let res = post(
+        &browser,
+        &rename,
+        &[("csrf_token", &csrf), ("id", "cred-alice"), ("name", "")],
+    )
+    .await;
+    assert_eq!(res.status(), 400, "a name is needed");
+    let res = post(
+        &browser,
+        &rename,
+        &[
+            ("csrf_token", &csrf),
+            ("id", "cred-bob"),
+            ("name", "Mine now"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 400, "bob's passkey is not alice's");
+    let res = post(
+        &browser,
+        &format!("{account}/passkeys/remove"),
+        &[("csrf_token", &csrf), ("id", "cred-bob")],
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(listing(&app, &bob_id).await.passkeys.len(), 1);
+    assert_eq!(listing(&app, &bob_id).await.passkeys[0].name, "Bob's key");
+
+    // The passkey stays, so the authenticator app may go; then the passkey
+    // is the last factor and stays.
+    let res = post(
+        &browser,
+        &format!("{account}/totp/remove"),
+        &[("csrf_token", &csrf)],
+    )
+    .await;
+    assert!(location(&res).ends_with("/account?done=totp-removed"));
+    let res = post(
+        &browser,
+        &format!("{account}/passkeys/remove"),
+        &[("csrf_token", &csrf), ("id", "cred-alice")],
+    )
+    .await;
+    assert_eq!(res.status(), 409);
+    let left = listing(&app, &user_id).await;
+    assert_eq!((left.totp_since, left.passkeys.len()), (None, 1));
+}
+
+#[tokio::test]
+async fn the_account_page_tells_events_and_keeps_an_audit_trail() {
+    let app = spawn_app().await;
+    let user_id = app.create_user("alice", PASSWORD).await;
+    app.create_client(ClientSpec::default()).await.unwrap();
+    let (id, now) = (user_id.clone(), app.now());
+    app.ctx
+        .db
+        .write(move |conn| {
+            portcullis::store::authorization::save_consent(conn, &id, "app", "openid email", now)
+        })
+        .await
+        .unwrap();
+    let mut events = app.ctx.events.subscribe();
+    let (here, elsewhere) = (Browser::new(), Browser::new());
+    sign_in(&app, &elsewhere, "alice", PASSWORD).await;
+    let page = sign_in(&app, &here, "alice", PASSWORD).await;
+    assert!(
+        page.contains("allowed <code>openid email</code>"),
+        "a remembered consent is listed: {page}"
+    );
+    let csrf = hidden(&page, "csrf_token");
+    let account = format!("{}/account", app.address);
+
+    post(
+        &here,
+        &format!("{account}/profile"),
+        &[
+            ("csrf_token", &csrf),
+            ("name", "Alice"),
+            ("email", "a@example.org"),
+        ],
+    )
+    .await;
+    let res = post(
+        &here,
+        &format!("{account}/password"),
+        &[
+            ("csrf_token", &csrf),
+            ("current_password", PASSWORD),
+            ("new_password", NEW_PASSWORD),
+            ("confirm_password", NEW_PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let portcullis::events::Event::SessionEnded {
+        user_id: ended_for,
+        reason,
+        ..
+    } = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended_for, user_id);
+    assert_eq!(
+        reason,
+        portcullis::events::SessionEndReason::PasswordChanged
+    );
+    assert!(events.try_recv().is_err(), "only the other session ended");
+
+    let res = post(
+        &here,
+        &format!("{account}/applications/revoke"),
+        &[("csrf_token", &csrf), ("client_id", "app")],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let id = user_id.clone();
+    let (consent, trail) = app
+        .ctx
+        .db
+        .run(move |conn| {
+            Ok::<_, portcullis::store::StoreError>((
+                portcullis::store::authorization::find_consent(conn, &id, "app")?,
+                portcullis::store::audit::list_since(conn, 0, 1000)?,
+            ))
+        })
+        .await
+        .unwrap();
+    assert_eq!(consent, None, "the consent is forgotten");
+    let actions: Vec<&str> = trail
+        .iter()
+        .filter(|e| e.actor == user_id)
+        .map(|e| e.action.as_str())
+        .collect();
+    for action in [
+        "user.profile_updated",
+        "user.password_set",
+        "consent.revoked",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+}
