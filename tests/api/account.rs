@@ -366,6 +366,37 @@ async fn an_authenticator_app_is_set_up_renewed_and_removed_on_the_account_page(
     assert!(page.contains("10 left."), "{page}");
     assert!(!page.contains("href=\"/account/totp\""));
 
+    // Signing in on the account page now asks for a code, then comes back.
+    let other = Browser::new();
+    let (_, form) = get(&other, &format!("{}/account", app.address)).await;
+    let res = post(
+        &other,
+        &format!("{}/account/login", app.address),
+        &[
+            ("csrf_token", &hidden(&form, "csrf_token")),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    let step = location(&res);
+    assert!(step.ends_with("/login/second-factor"), "{step}");
+    let (_, factor) = get(&other, &step).await;
+    // The enrolment spent this step's code: the next one (within the skew).
+    let res = post(
+        &other,
+        &step,
+        &[
+            ("csrf_token", &hidden(&factor, "csrf_token")),
+            ("method", "totp"),
+            ("code", &totp(&secret, app.now() + 30)),
+        ],
+    )
+    .await;
+    assert_eq!(location(&res), format!("{}/account", app.address));
+    let (_, page) = get(&other, &format!("{}/account", app.address)).await;
+    assert!(!is_login_form(&page));
+
     // New recovery codes: the old ones stop working.
     let res = post(
         &browser,
