@@ -257,3 +257,53 @@ async fn a_password_change_signs_out_the_other_sessions() {
         .await;
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn wrong_current_passwords_count_in_the_brute_force_throttle() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
+        extra: vec![
+            ("login_max_failures", "2".into()),
+            ("login_slow_after", "0".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    app.create_user("alice", PASSWORD).await;
+    let browser = Browser::new();
+    let page = sign_in(&app, &browser, "alice", PASSWORD).await;
+    let csrf = hidden(&page, "csrf_token");
+    let url = format!("{}/account/password", app.address);
+    let change = |current: &'static str| {
+        let (browser, url, csrf) = (&browser, url.clone(), csrf.clone());
+        async move {
+            post(
+                browser,
+                &url,
+                &[
+                    ("csrf_token", csrf.as_str()),
+                    ("current_password", current),
+                    ("new_password", NEW_PASSWORD),
+                    ("confirm_password", NEW_PASSWORD),
+                ],
+            )
+            .await
+        }
+    };
+    assert_eq!(change("wrong one").await.status(), 401);
+    assert_eq!(change("wrong two").await.status(), 401);
+    let res = change(PASSWORD).await;
+    assert_eq!(res.status(), 429, "throttled, even with the right password");
+    assert!(res.headers().contains_key("retry-after"));
+    assert!(res.text().await.unwrap().contains("Too many"));
+    let res = app
+        .password_grant(
+            (
+                "app",
+                &app.create_client(ClientSpec::default()).await.unwrap(),
+            ),
+            ("alice", NEW_PASSWORD),
+            "openid",
+        )
+        .await;
+    assert_ne!(res.status(), 200, "the password did not change");
+}
