@@ -8,6 +8,7 @@
 //! `Cache-Control: no-store`.
 
 mod factors;
+mod passkeys;
 mod sessions;
 
 use crate::helpers::browser::{hidden, location, Browser};

@@ -14,6 +14,7 @@
 //! cookie's SHA-256, never the cookie).
 
 mod factors;
+mod passkeys;
 mod profile;
 mod sessions;
 
@@ -23,7 +24,7 @@ use askama::Template;
 use aws_lc_rs::hmac;
 
 use super::login::{browser, set_session_cookie, sign_in, SignedIn};
-use super::{page_builder, render};
+use super::{page_builder, page_builder_with_passkeys, render};
 use crate::accounts::amr::Acr;
 use crate::accounts::factors as account_factors;
 use crate::accounts::login::{Attempt, Purpose};
@@ -54,6 +55,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(factors::recovery_codes)
         .service(factors::passkey_rename)
         .service(factors::passkey_remove)
+        .service(passkeys::registration_options)
+        .service(passkeys::register)
         .service(sessions::end_one)
         .service(sessions::end_others)
         .service(sessions::revoke_application);
@@ -107,6 +110,8 @@ struct AccountPage<'a> {
     recovery_left: i64,
     has_factor: bool,
     passkeys: Vec<PasskeyView>,
+    /// Why passkeys cannot be added here (an IP-address issuer), if so.
+    passkeys_unavailable: Option<String>,
     sessions: Vec<SessionView>,
     applications: Vec<ApplicationView>,
 }
@@ -134,6 +139,7 @@ fn notice_of(done: Option<&str>) -> Option<&'static str> {
         "password" => "Your password is changed. Your other sessions are signed out.",
         "totp" => "Your authenticator app is set up.",
         "totp-removed" => "Your authenticator app is removed.",
+        "passkey-added" => "The passkey is added.",
         "passkey-renamed" => "The passkey is renamed.",
         "passkey-removed" => "The passkey is removed.",
         "session-ended" => "That session is signed out.",
@@ -267,13 +273,19 @@ async fn show(
                 synced: p.synced,
             })
             .collect(),
+        passkeys_unavailable: ctx.passkeys.as_ref().err().map(|why| why.to_string()),
         sessions: live
             .into_iter()
             .map(|s| session_view(s, &view.session.id_hash))
             .collect(),
         applications: apps.into_iter().map(application_view).collect(),
     };
-    Ok(render(page_builder(status), &page))
+    let builder = if ctx.passkeys.is_ok() {
+        page_builder_with_passkeys(status)
+    } else {
+        page_builder(status)
+    };
+    Ok(render(builder, &page))
 }
 
 fn session_view(s: SessionRow, current: &str) -> SessionView {
