@@ -124,3 +124,77 @@ async fn a_code_from_an_authenticator_app_after_the_password_in_chromium() {
     assert_eq!(claims["acr"], "mfa");
     driver.session_call("DELETE", "", None).await;
 }
+
+/// A person adds a passkey on the account page (the WebDriver virtual
+/// authenticator plays the platform authenticator), signs out, and signs in
+/// with "Sign in with a passkey" through a client's `/authorize`: no
+/// username or password typed; then uses the same passkey as the second
+/// factor after the password.
+#[tokio::test]
+async fn a_passkey_added_on_the_account_page_signs_in_without_a_password_in_chromium() {
+    let (app, callback, secret) = setup().await;
+    let driver = Driver::start_sized(820, 2100).await;
+    let authenticator = driver.add_virtual_authenticator().await;
+
+    driver.goto(&format!("{}/account", app.address)).await;
+    driver.type_into("#username", "alice").await;
+    driver.type_into("#password", PASSWORD).await;
+    driver.click("button[type=submit]").await;
+    driver.wait_for_source("Your account").await;
+    driver.type_into("#passkey-name", "This laptop").await;
+    driver.click("#add-passkey").await;
+    driver.wait_for_source("Save your recovery codes").await;
+    driver.click("#continue").await;
+    let page = driver.wait_for_source("The passkey is added.").await;
+    assert!(page.contains("This laptop"));
+    let held = driver.authenticator_credentials(&authenticator).await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(
+        held[0]["isResidentCredential"], true,
+        "a discoverable credential"
+    );
+    save_screenshot(&driver, "account.png").await;
+
+    driver.click("a[href='/logout']").await;
+    driver.wait_for_source("Sign out?").await;
+    driver.click("button[type=submit]").await;
+    driver.wait_for_source("signed out").await;
+
+    let (link, verifier) = login_link(&app, &callback);
+    driver.goto(&link).await;
+    driver.wait_for_source("Sign in with a passkey").await;
+    driver.click("#passkey-sign-in").await;
+    let landed = driver.wait_for_url(&callback).await;
+    let claims = id_token_of(&app, &landed, &callback, &secret, &verifier).await;
+    assert_eq!(claims["acr"], "phr");
+    let amr: Vec<&str> = claims["amr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        amr.contains(&"user") && amr.contains(&"mfa") && !amr.contains(&"pwd"),
+        "{amr:?}"
+    );
+    assert!(amr.contains(&"hwk") || amr.contains(&"swk"), "{amr:?}");
+
+    // The same passkey as the second factor after the password.
+    driver.goto(&format!("{}/logout", app.address)).await;
+    driver.click("button[type=submit]").await;
+    driver.wait_for_source("signed out").await;
+    let (link, verifier) = login_link(&app, &callback);
+    driver.goto(&link).await;
+    driver.type_into("#username", "alice").await;
+    driver.type_into("#password", PASSWORD).await;
+    driver
+        .click("form[action='/login'] button[type=submit]")
+        .await;
+    driver.wait_for_source("Use a passkey").await;
+    driver.click("#passkey-second-factor").await;
+    let landed = driver.wait_for_url(&callback).await;
+    let claims = id_token_of(&app, &landed, &callback, &secret, &verifier).await;
+    assert_eq!(claims["acr"], "phr");
+    assert_eq!(claims["amr"][0], "pwd");
+    driver.session_call("DELETE", "", None).await;
+}

@@ -25,12 +25,12 @@ mod tests;
 use webauthn_rp::bin::{Decode, Encode};
 use webauthn_rp::request::auth::{AllowedCredentials, AuthenticationVerificationOptions};
 use webauthn_rp::request::register::{
-    Nickname, PublicKeyCredentialUserEntity, RegistrationVerificationOptions, UserHandle64,
-    Username, USER_HANDLE_MAX_LEN,
+    CredProtect, Nickname, PublicKeyCredentialUserEntity, RegistrationVerificationOptions,
+    UserHandle64, Username, USER_HANDLE_MAX_LEN,
 };
 use webauthn_rp::request::{
-    AsciiDomain, Credentials, DomainOrigin, Port, PublicKeyCredentialDescriptor, RpId, Scheme,
-    UserVerificationRequirement,
+    AsciiDomain, Credentials, DomainOrigin, ExtensionInfo, Port, PublicKeyCredentialDescriptor,
+    RpId, Scheme, UserVerificationRequirement,
 };
 use webauthn_rp::response::register::{CompressedPubKey, DynamicState, StaticState};
 use webauthn_rp::response::{AuthTransports, AuthenticatorAttachment, Backup, CredentialId};
@@ -250,10 +250,14 @@ impl RelyingParty {
             id: &handle,
             display_name,
         };
-        let (server, client) =
-            PublicKeyCredentialCreationOptions::passkey(&self.rp_id, entity, exclude)
-                .start_ceremony()
-                .map_err(state_err)?;
+        let mut options = PublicKeyCredentialCreationOptions::passkey(&self.rp_id, entity, exclude);
+        // credProtect is asked for but not enforced: enforcing it makes
+        // Chromium refuse every authenticator without the extension
+        // (NotAllowedError), which many platform authenticators are; every
+        // assertion requires user verification anyway.
+        options.extensions.cred_protect =
+            CredProtect::UserVerificationRequired(ExtensionInfo::AllowDontEnforceValue);
+        let (server, client) = options.start_ceremony().map_err(state_err)?;
         let json = serde_json::to_value(&client).map_err(state_err)?;
         let state = server.encode().map_err(state_err)?;
         Ok((json, with_tag(TAG_REGISTRATION, state)))

@@ -32,6 +32,12 @@ impl Drop for Driver {
 
 impl Driver {
     pub async fn start() -> Driver {
+        Self::start_sized(820, 720).await
+    }
+
+    /// A browser whose window is `width` × `height` (a tall one shows a
+    /// whole page in a screenshot).
+    pub async fn start_sized(width: u32, height: u32) -> Driver {
         let chromedriver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
@@ -71,7 +77,7 @@ impl Driver {
                 "binary": "/usr/bin/chromium",
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                         "--disable-sync", "--disable-quic", "--window-size=820,720",
+                         "--disable-sync", "--disable-quic", format!("--window-size={width},{height}"),
                          format!("--user-data-dir={}", driver._profile.path().display())]
             }
         }}});

@@ -6,9 +6,12 @@ use actix_web::http::StatusCode;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 
 use super::{checked, done, show_error};
+use crate::accounts::factors;
 use crate::accounts::passkeys::{self, PasskeyError};
 use crate::http::errors::{problem, PageError};
 use crate::http::pages::passkeys::MAX_CREDENTIAL_JSON;
+use crate::http::pages::second_factor::RecoveryCodesPage;
+use crate::http::pages::{page_builder, render};
 use crate::http::State;
 
 /// POST /account/passkeys/options — field `csrf_token`.
@@ -90,7 +93,26 @@ pub async fn register(
     match passkeys::finish_registration(&ctx.db, rp, user, ceremony, credential, name, ctx.now())
         .await
     {
-        Ok(_) => Ok(done(&state, "passkey-added")),
+        Ok(_) => {
+            // The first factor comes with recovery codes, shown once.
+            let id = user.id.clone();
+            let left = ctx
+                .db
+                .run(move |conn| crate::store::second_factors::recovery_codes_left(conn, &id))
+                .await?;
+            if left > 0 {
+                return Ok(done(&state, "passkey-added"));
+            }
+            let codes =
+                factors::regenerate_recovery_codes(&ctx.db, &user.id, &user.id, ctx.now()).await?;
+            Ok(render(
+                page_builder(StatusCode::OK),
+                &RecoveryCodesPage {
+                    codes: &codes,
+                    continue_to: &format!("{}?done=passkey-added", super::PATH),
+                },
+            ))
+        }
         Err(PasskeyError::Store(e)) => Err(e.into()),
         Err(e) => {
             tracing::info!(user = %user.id, error = %e, "passkey registration refused");
