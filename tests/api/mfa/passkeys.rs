@@ -371,3 +371,40 @@ async fn the_script_is_served_from_this_origin() {
         .starts_with("text/javascript"));
     assert!(res.text().await.unwrap().contains("navigator.credentials"));
 }
+
+#[tokio::test]
+async fn a_passkey_ceremony_past_its_five_minutes_is_refused() {
+    let (app, _, _) = sso_setup_with(AppOptions {
+        localhost: true,
+        manual_clock: true,
+        ..Default::default()
+    })
+    .await;
+    let mut authenticator = register(&app, "alice").await;
+    let browser = Browser::new();
+    let (url, _) = authorize_url(&app, "web", CALLBACK, &[]);
+    let html = login_page(&app, &browser, &url).await;
+    let (ceremony, credential) =
+        assert_on_login_page(&app, &browser, &html, &mut authenticator).await;
+    app.advance(301);
+    let res = browser
+        .post(
+            &format!("{}/login/passkey", app.address),
+            &[
+                ("request", &hidden(&html, "request")),
+                ("csrf_token", &hidden(&html, "csrf_token")),
+                ("ceremony", &ceremony),
+                ("credential", &credential),
+            ],
+        )
+        .await;
+    assert!(res.status().is_client_error(), "{}", res.status());
+    let id = app.user_id("alice").await;
+    let passkeys = app
+        .ctx
+        .db
+        .run(move |conn| portcullis::store::second_factors::passkeys_of(conn, &id))
+        .await
+        .unwrap();
+    assert_eq!(passkeys[0].last_used_at, None, "nothing was signed in");
+}
