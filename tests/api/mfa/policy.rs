@@ -145,3 +145,48 @@ async fn operators_list_and_reset_a_persons_factors() {
         .unwrap();
     assert_eq!(audit.iter().filter(|e| e.action == "mfa.reset").count(), 2);
 }
+
+#[tokio::test]
+async fn keys_rewrap_reseals_totp_secrets_and_codes_still_work() {
+    use portcullis::keys::{Kek, Keyring};
+    use portcullis::store::second_factors::{all_totp, totp_seal_label};
+    let (app, _, _) = sso_setup().await;
+    let (secret, _) = app.enrol_totp(&app.user_id("alice").await).await;
+    let out = app.cli(&["keys", "rewrap"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let previous = app.kek_file.with_file_name("kek.previous");
+    let old = Keyring::single(Kek::load(&previous).unwrap());
+    let new = Keyring::single(Kek::load(&app.kek_file).unwrap());
+    let rows = app.ctx.db.run(all_totp).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let label = totp_seal_label(&rows[0].user_id);
+    assert!(new.unseal(&label, &rows[0].sealed_secret).is_ok());
+    assert!(
+        old.unseal(&label, &rows[0].sealed_secret).is_err(),
+        "no longer under the old KEK"
+    );
+    // The database alone gives no secret: the plaintext is nowhere in it.
+    let raw = crate::helpers::totp::base32_decode(&secret);
+    assert!(!rows[0]
+        .sealed_secret
+        .windows(raw.len())
+        .any(|w| w == raw.as_slice()));
+    std::fs::remove_file(&previous).unwrap();
+    // The running server reloads the KEK files and still checks codes.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (url, _) = authorize_url(&app, "web", CALLBACK, &[]);
+    let browser = Browser::new();
+    password_step(&browser, &url, "alice", PASSWORD).await;
+    let res = super::give_code(
+        &app,
+        &browser,
+        "totp",
+        &crate::helpers::totp::code(&secret, app.now()),
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+}
