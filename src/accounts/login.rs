@@ -211,6 +211,7 @@ pub async fn password_step(
         user_id: Some(user.id.clone()),
         continue_to: purpose.continue_to,
         amr: Amr::password().to_string(),
+        required_acr: purpose.required.as_str().to_owned(),
         session_hash: previous_session.as_deref().map(secrets::sha256_hex),
         ceremony_state: None,
         created_at: 0,
@@ -243,7 +244,7 @@ async fn open_challenge(deps: &Deps<'_>, mut row: ChallengeRow) -> Result<String
 pub async fn step_up(
     deps: &Deps<'_>,
     session: &LiveSession,
-    continue_to: Option<String>,
+    purpose: Purpose,
 ) -> Result<LoginState, StoreError> {
     let enrolled = factors::enrolled_async(deps.db, &session.user.id).await?;
     let row = ChallengeRow {
@@ -255,8 +256,9 @@ pub async fn step_up(
         }
         .to_owned(),
         user_id: Some(session.user.id.clone()),
-        continue_to,
+        continue_to: purpose.continue_to,
         amr: session.amr.to_string(),
+        required_acr: purpose.required.as_str().to_owned(),
         session_hash: Some(session.id_hash.clone()),
         ceremony_state: None,
         created_at: 0,
@@ -280,6 +282,8 @@ pub struct Waiting {
     pub enrolling: bool,
     /// A step-up of a live session (its person is signed in already).
     pub step_up: bool,
+    /// The level the login must reach: at `phr`, only a passkey will do.
+    pub required: Acr,
 }
 
 /// The login a challenge cookie names, if it is still live.
@@ -300,6 +304,7 @@ pub async fn waiting(deps: &Deps<'_>, challenge: &str) -> Result<Option<Waiting>
             Ok(Some(Waiting {
                 enrolling: row.purpose == ENROL || row.purpose == ENROL_STEP_UP,
                 step_up: row.purpose == STEP_UP || row.purpose == ENROL_STEP_UP,
+                required: Acr::parse(&row.required_acr).unwrap_or(Acr::Pwd),
                 continue_to: row.continue_to,
                 enrolled,
                 user,
@@ -359,6 +364,10 @@ pub async fn second_factor_step(
     };
     if waiting.enrolling {
         return Ok(SecondFactorState::Expired);
+    }
+    // A code cannot reach a phishing-resistant level: not even checked.
+    if waiting.required == Acr::Phr && !matches!(proof, Proof::Passkey(_)) {
+        return Ok(SecondFactorState::Failed);
     }
     let user = waiting.user;
     let keys = throttle::keys(&user.username, browser.address.as_deref());
@@ -428,7 +437,8 @@ pub async fn enrolment_step(
     let Some(waiting) = waiting(deps, challenge).await? else {
         return Ok((SecondFactorState::Expired, None));
     };
-    if !waiting.enrolling {
+    // An authenticator app would not reach `phr`: the login would come back.
+    if !waiting.enrolling || waiting.required == Acr::Phr {
         return Ok((SecondFactorState::Expired, None));
     }
     let now = deps.clock.now();

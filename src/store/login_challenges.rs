@@ -19,6 +19,8 @@ pub struct ChallengeRow {
     pub continue_to: Option<String>,
     /// What was proven so far (RFC 8176 values).
     pub amr: String,
+    /// The level the login must reach (`pwd`, `mfa`, `phr`).
+    pub required_acr: String,
     /// The session a step-up raises, or the one a new login replaces.
     pub session_hash: Option<String>,
     /// A WebAuthn ceremony's server state.

@@ -286,6 +286,7 @@ diesel::table! {
         user_id -> Nullable<Text>,
         continue_to -> Nullable<Text>,
         amr -> Text,
+        required_acr -> Text,
         session_hash -> Nullable<Text>,
         ceremony_state -> Nullable<Binary>,
         created_at -> BigInt,

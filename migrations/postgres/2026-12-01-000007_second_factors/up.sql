@@ -61,6 +61,7 @@ CREATE TABLE login_challenges (
     user_id        TEXT REFERENCES users (id) ON DELETE CASCADE,
     continue_to    TEXT,
     amr            TEXT NOT NULL,
+    required_acr   TEXT NOT NULL DEFAULT 'pwd',
     session_hash   TEXT,
     ceremony_state BYTEA,
     created_at     BIGINT NOT NULL,

@@ -11,13 +11,15 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::login::{browser, continue_url, deps, set_session_cookie, throttled_page};
-use super::{page_builder, page_builder_with_passkeys, render};
+use super::{message_page, page_builder, page_builder_with_passkeys, render};
+use crate::accounts::amr::Acr;
 use crate::accounts::factors::{self, TotpSetup};
-use crate::accounts::login::{self, LoginState, Proof, SecondFactorState, Waiting};
+use crate::accounts::login::{self, LoginState, Proof, Purpose, SecondFactorState, Waiting};
 use crate::http::errors::PageError;
 use crate::http::extract::{cookie, current_session, parse_query, read_form};
-use crate::http::oauth::authorize::{load_pending, see_other};
+use crate::http::oauth::authorize::{find_client, load_pending, see_other};
 use crate::http::State;
+use crate::oauth::authorize::required_acr;
 use crate::oauth::form::Params;
 use crate::secrets;
 
@@ -160,21 +162,37 @@ async fn begin_step_up(
     state: &State,
     request_id: &str,
 ) -> Result<HttpResponse, PageError> {
-    let (_, pending) = load_pending(req, state, Some(request_id)).await?;
+    let (request, pending) = load_pending(req, state, Some(request_id)).await?;
     let issuer = state.ctx.issuer();
     let Some(session) = current_session(req, state).await? else {
         // Signed out meanwhile: the request starts over at the login page.
         return Ok(see_other(&format!("{issuer}{}", continue_url(&pending.id))));
     };
-    let challenge =
-        match login::step_up(&deps(state), &session, Some(continue_url(&pending.id))).await? {
-            LoginState::NeedsSecondFactor { challenge }
-            | LoginState::NeedsEnrolment { challenge } => challenge,
-            _ => return Err(expired()),
-        };
+    let client = find_client(state, &request.client_id)
+        .await?
+        .ok_or(PageError::Expired)?;
+    let purpose = Purpose {
+        continue_to: Some(continue_url(&pending.id)),
+        required: required_acr(&request, &client, state.ctx.protocol.mfa_floor()),
+    };
+    let challenge = match login::step_up(&deps(state), &session, purpose).await? {
+        LoginState::NeedsSecondFactor { challenge } | LoginState::NeedsEnrolment { challenge } => {
+            challenge
+        }
+        _ => return Err(expired()),
+    };
     let mut res = see_other(&format!("{issuer}{PATH}"));
     set_challenge_cookie(&mut res, challenge, state)?;
     Ok(res)
+}
+
+/// A login that asks for a passkey (`phr`) from a person without one.
+fn passkey_needed() -> HttpResponse {
+    message_page(
+        StatusCode::FORBIDDEN,
+        "A passkey is needed",
+        "This application asks you to sign in with a passkey, and your account has none. Add one on your account page (/account), then go back to the application and sign in again.",
+    )
 }
 
 fn factor_page(
@@ -185,6 +203,10 @@ fn factor_page(
     status: StatusCode,
 ) -> HttpResponse {
     let passkeys = state.ctx.passkeys.is_ok() && waiting.enrolled.passkeys > 0;
+    let codes = waiting.required < Acr::Phr;
+    if !passkeys && !codes {
+        return passkey_needed();
+    }
     let builder = if passkeys {
         page_builder_with_passkeys(status)
     } else {
@@ -196,9 +218,9 @@ fn factor_page(
             username: &waiting.user.username,
             csrf_token: &csrf_of(challenge),
             step_up: waiting.step_up,
-            totp: waiting.enrolled.totp,
+            totp: codes && waiting.enrolled.totp,
             passkeys,
-            recovery: waiting.enrolled.recovery_codes_left > 0,
+            recovery: codes && waiting.enrolled.recovery_codes_left > 0,
             error,
         },
     )
@@ -211,6 +233,9 @@ async fn enrol_form(
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<HttpResponse, PageError> {
+    if waiting.required == Acr::Phr {
+        return Ok(passkey_needed());
+    }
     let setup = totp_setup(state, &waiting.user).await?;
     let csrf = csrf_of(challenge);
     let page = EnrolPage {

@@ -408,3 +408,69 @@ async fn a_passkey_ceremony_past_its_five_minutes_is_refused() {
         .unwrap();
     assert_eq!(passkeys[0].last_used_at, None, "nothing was signed in");
 }
+
+#[tokio::test]
+async fn acr_values_phr_asks_for_a_passkey_and_a_code_does_not_do() {
+    let (app, web) = localhost_app().await;
+    let (totp_secret, _) = app.enrol_totp(&app.user_id("alice").await).await;
+    let browser = Browser::new();
+    let (url, _) = authorize_url(&app, "web", CALLBACK, &[("acr_values", "phr")]);
+    password_step(&browser, &url, "alice", PASSWORD).await;
+    let page = browser
+        .get(&format!("{}/login/second-factor", app.address))
+        .await;
+    assert_eq!(page.status(), 403, "alice has no passkey yet");
+    assert!(page.text().await.unwrap().contains("A passkey is needed"));
+
+    // With a passkey, the same request is met, and only the passkey is offered.
+    let mut authenticator = register(&app, "alice").await;
+    let browser = Browser::new();
+    let (url, verifier) = authorize_url(&app, "web", CALLBACK, &[("acr_values", "phr")]);
+    password_step(&browser, &url, "alice", PASSWORD).await;
+    let html = browser
+        .get(&format!("{}/login/second-factor", app.address))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Use a passkey") && !html.contains("authenticator app"));
+    let csrf = hidden(&html, "csrf_token");
+    let code = crate::helpers::totp::code(&totp_secret, app.now());
+    let refused = browser
+        .post(
+            &format!("{}/login/second-factor", app.address),
+            &[("csrf_token", &csrf), ("method", "totp"), ("code", &code)],
+        )
+        .await;
+    assert_eq!(refused.status(), 401, "a code is not phishing-resistant");
+    let options: Value = browser
+        .post(
+            &format!("{}/login/second-factor/passkey-options", app.address),
+            &[("csrf_token", &csrf)],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let credential = authenticator
+        .assert(&options["publicKey"], &app.address)
+        .unwrap();
+    let res = browser
+        .post(
+            &format!("{}/login/second-factor", app.address),
+            &[
+                ("csrf_token", &csrf),
+                ("method", "passkey"),
+                ("credential", &credential),
+            ],
+        )
+        .await;
+    let callback = to_callback(&browser, res).await;
+    let code = query_param(&callback, "code").unwrap();
+    let tokens =
+        TokenResponse::read(exchange(&app, ("web", &web), &code, CALLBACK, &verifier).await).await;
+    assert_eq!(
+        id_token_claims(&app, tokens.id(), "web").await["acr"],
+        "phr"
+    );
+}
