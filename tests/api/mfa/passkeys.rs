@@ -84,6 +84,38 @@ async fn assert_on_login_page(
     (body["ceremony"].as_str().unwrap().to_owned(), credential)
 }
 
+/// The options of a passkey as the second factor of the login `browser` waits in.
+async fn second_factor_options(app: &TestApp, browser: &Browser, csrf: &str) -> Value {
+    browser
+        .post(
+            &format!("{}/login/second-factor/passkey-options", app.address),
+            &[("csrf_token", csrf)],
+        )
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Posts a passkey's answer as the second factor.
+async fn post_second_factor(
+    browser: &Browser,
+    app: &TestApp,
+    csrf: &str,
+    credential: &str,
+) -> reqwest::Response {
+    browser
+        .post(
+            &format!("{}/login/second-factor", app.address),
+            &[
+                ("csrf_token", csrf),
+                ("method", "passkey"),
+                ("credential", credential),
+            ],
+        )
+        .await
+}
+
 async fn login_page(app: &TestApp, browser: &Browser, url: &str) -> String {
     let login_url = location(&browser.get(url).await);
     let page = browser.get(&login_url).await;
@@ -244,15 +276,7 @@ async fn a_passkey_as_the_second_factor_after_the_password() {
     let html = page.text().await.unwrap();
     assert!(html.contains("Use a passkey"));
     let csrf = hidden(&html, "csrf_token");
-    let options: Value = browser
-        .post(
-            &format!("{}/login/second-factor/passkey-options", app.address),
-            &[("csrf_token", &csrf)],
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let options: Value = second_factor_options(&app, &browser, &csrf).await;
     assert_eq!(
         options["publicKey"]["allowCredentials"]
             .as_array()
@@ -263,16 +287,7 @@ async fn a_passkey_as_the_second_factor_after_the_password() {
     let credential = authenticator
         .assert(&options["publicKey"], &app.address)
         .unwrap();
-    let res = browser
-        .post(
-            &format!("{}/login/second-factor", app.address),
-            &[
-                ("csrf_token", &csrf),
-                ("method", "passkey"),
-                ("credential", &credential),
-            ],
-        )
-        .await;
+    let res = post_second_factor(&browser, &app, &csrf, &credential).await;
     let callback = to_callback(&browser, res).await;
     let code = query_param(&callback, "code").unwrap();
     let tokens =
@@ -298,28 +313,11 @@ async fn another_persons_passkey_is_not_a_second_factor() {
         .await
         .unwrap();
     let csrf = hidden(&html, "csrf_token");
-    let mut options: Value = browser
-        .post(
-            &format!("{}/login/second-factor/passkey-options", app.address),
-            &[("csrf_token", &csrf)],
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let mut options: Value = second_factor_options(&app, &browser, &csrf).await;
     // Bob's authenticator answers alice's challenge with bob's credential.
     options["publicKey"]["allowCredentials"] = serde_json::json!([]);
     let credential = bobs.assert(&options["publicKey"], &app.address).unwrap();
-    let res = browser
-        .post(
-            &format!("{}/login/second-factor", app.address),
-            &[
-                ("csrf_token", &csrf),
-                ("method", "passkey"),
-                ("credential", &credential),
-            ],
-        )
-        .await;
+    let res = post_second_factor(&browser, &app, &csrf, &credential).await;
     assert_eq!(res.status(), 401);
 }
 
@@ -443,28 +441,11 @@ async fn acr_values_phr_asks_for_a_passkey_and_a_code_does_not_do() {
         )
         .await;
     assert_eq!(refused.status(), 401, "a code is not phishing-resistant");
-    let options: Value = browser
-        .post(
-            &format!("{}/login/second-factor/passkey-options", app.address),
-            &[("csrf_token", &csrf)],
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let options: Value = second_factor_options(&app, &browser, &csrf).await;
     let credential = authenticator
         .assert(&options["publicKey"], &app.address)
         .unwrap();
-    let res = browser
-        .post(
-            &format!("{}/login/second-factor", app.address),
-            &[
-                ("csrf_token", &csrf),
-                ("method", "passkey"),
-                ("credential", &credential),
-            ],
-        )
-        .await;
+    let res = post_second_factor(&browser, &app, &csrf, &credential).await;
     let callback = to_callback(&browser, res).await;
     let code = query_param(&callback, "code").unwrap();
     let tokens =
