@@ -22,7 +22,16 @@ pub const PASSWORD: &str = "benchmark password 1";
 /// there, the benchmark reads the code from the redirect itself.
 pub const CALLBACK: &str = "http://127.0.0.1:9/cb";
 
+/// The authorization-code client every login of which needs a second
+/// factor (`--require-mfa`): the TOTP scenario's people enrol through it.
+pub const MFA_CLIENT: &str = "web-mfa";
+
+/// A client-credentials client with the admin API's scope: setup creates
+/// the TOTP scenario's people through `POST /admin/users`.
+pub const ADMIN_CLIENT: &str = "ops";
+
 /// What the server was provisioned with.
+#[derive(Clone)]
 pub struct Fixture {
     pub target: Target,
     pub clients: HashMap<&'static str, String>,
@@ -34,6 +43,9 @@ pub struct Fixture {
     pub discovery: Bytes,
     pub access_token: String,
     pub port: u16,
+    /// The issuer, which prefixes the `Location` of the server's redirects
+    /// to itself (the login page, the resumed request).
+    pub issuer: String,
     /// The server's process: its CPU time (and its children's) is read
     /// around each scenario.
     pub pid: u32,
@@ -42,6 +54,14 @@ pub struct Fixture {
 impl Fixture {
     pub fn secret(&self, id: &str) -> &str {
         self.clients.get(id).map(String::as_str).unwrap_or("")
+    }
+
+    /// The path of a redirect to the server itself (`{issuer}/login?…`).
+    pub fn path_of<'a>(&self, location: &'a str) -> Result<&'a str, String> {
+        location
+            .strip_prefix(&self.issuer)
+            .filter(|p| p.starts_with('/'))
+            .ok_or_else(|| format!("a redirect outside {}: {location}", self.issuer))
     }
 }
 
@@ -62,6 +82,7 @@ pub async fn portcullis_fixture(server: &Server) -> Result<Fixture, String> {
         discovery,
         access_token: String::new(),
         port: server.port,
+        issuer: server.issuer.clone(),
         pid: server.pid(),
     };
     let tokens = password_tokens(&mut conn, &fixture, password_client(false), "openid").await?;
@@ -77,7 +98,7 @@ fn provision(server: &Server) -> Result<HashMap<&'static str, String>, String> {
         Some(&format!("{PASSWORD}\n")),
     )?;
     let mut clients = HashMap::new();
-    let specs: [(&str, &[&str]); 11] = [
+    let specs: [(&str, &[&str]); 13] = [
         (
             "cc-rs256",
             &[
@@ -153,6 +174,25 @@ fn provision(server: &Server) -> Result<HashMap<&'static str, String>, String> {
                 CALLBACK,
             ],
         ),
+        (
+            MFA_CLIENT,
+            &[
+                "--grant-types",
+                "authorization_code",
+                "--redirect-uri",
+                CALLBACK,
+                "--require-mfa",
+            ],
+        ),
+        (
+            ADMIN_CLIENT,
+            &[
+                "--grant-types",
+                "client_credentials",
+                "--scope",
+                "portcullis:admin",
+            ],
+        ),
         // Token exchange: the user logs in at `app`, whose tokens are for
         // svc-a; svc-a trades them for tokens for svc-b.
         (
@@ -213,6 +253,7 @@ pub async fn peer_fixture(target: Target, port: u16, pid: u32) -> Result<Fixture
         discovery,
         access_token: String::new(),
         port,
+        issuer: format!("http://127.0.0.1:{port}"),
         pid,
     };
     if target == Target::OidcProvider {
@@ -320,4 +361,42 @@ pub fn refresh_token_of(tokens: &Value) -> Option<String> {
         .as_str()
         .or_else(|| tokens["refresh"].as_str())
         .map(str::to_owned)
+}
+
+/// An access token for the admin API (`portcullis:admin`).
+pub async fn admin_token(conn: &mut Conn, f: &Fixture) -> Result<String, String> {
+    let r = conn
+        .send(
+            Method::POST,
+            "/token",
+            &[(
+                "authorization",
+                &basic(ADMIN_CLIENT, f.secret(ADMIN_CLIENT)),
+            )],
+            Some("grant_type=client_credentials&scope=portcullis%3Aadmin".into()),
+        )
+        .await?;
+    expect(&r, 200)?;
+    Ok(json(&r)?["access_token"]
+        .as_str()
+        .ok_or("no admin token")?
+        .to_owned())
+}
+
+/// A person with the benchmark password, through `POST /admin/users` (a
+/// CLI process per person would take longer than the Argon2id hash).
+pub async fn create_user(conn: &mut Conn, admin_token: &str, name: &str) -> Result<(), String> {
+    let body = serde_json::json!({"username": name, "password": PASSWORD}).to_string();
+    let r = conn
+        .send(
+            Method::POST,
+            "/admin/users",
+            &[
+                ("authorization", &format!("Bearer {admin_token}")),
+                ("content-type", "application/json"),
+            ],
+            Some(body),
+        )
+        .await?;
+    expect(&r, 201)
 }

@@ -15,6 +15,9 @@ use crate::options::Options;
 pub struct Server {
     child: Child,
     pub port: u16,
+    /// `PORTCULLIS_ISSUER`: a host name, not an address, so that the server
+    /// offers passkeys (WebAuthn needs an RP ID that is a domain).
+    pub issuer: String,
     dir: PathBuf,
     env: Vec<(String, String)>,
     binary: PathBuf,
@@ -85,6 +88,7 @@ pub fn start_server(o: &Options) -> Result<Server, String> {
     let dir = std::env::temp_dir().join(format!("portcullis-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let port = free_port();
+    let issuer = format!("http://localhost:{port}");
     let database_url = o
         .database_url
         .clone()
@@ -93,7 +97,7 @@ pub fn start_server(o: &Options) -> Result<Server, String> {
         ("PORTCULLIS_DATABASE_URL", database_url),
         ("PORTCULLIS_KEK_FILE", dir.join("kek").display().to_string()),
         ("PORTCULLIS_BIND", format!("127.0.0.1:{port}")),
-        ("PORTCULLIS_ISSUER", format!("http://127.0.0.1:{port}")),
+        ("PORTCULLIS_ISSUER", issuer.clone()),
         ("PORTCULLIS_LOG", "warn".into()),
         // The benchmark logs in thousands of times with the right password;
         // the brute-force counters would only see successes, but keep them out.
@@ -124,6 +128,7 @@ pub fn start_server(o: &Options) -> Result<Server, String> {
     Ok(Server {
         child,
         port,
+        issuer,
         dir,
         env,
         binary: o.binary.clone(),

@@ -34,6 +34,7 @@ fn verdict(o: &Outcome, goal: Goal, outcomes: &[Outcome], sqlite: bool) -> Verdi
     let mut target = match goal.min {
         Min::PerSecond(min) => format!("≥ {min:.0}/s"),
         Min::ShareOf(of, share) => format!("≥ {:.0} % of {of}", share * 100.0),
+        Min::TimesOf(of, times) => format!("≥ {times} × {of}"),
     };
     target.push_str(", zero errors");
     if goal.sqlite_only {
@@ -43,7 +44,7 @@ fn verdict(o: &Outcome, goal: Goal, outcomes: &[Outcome], sqlite: bool) -> Verdi
     let mut met = match goal.min {
         _ if goal.sqlite_only && !sqlite => None,
         Min::PerSecond(min) => Some(o.rps >= min),
-        Min::ShareOf(of, share) => {
+        Min::ShareOf(of, least) | Min::TimesOf(of, least) => {
             let reference = outcomes
                 .iter()
                 .find(|r| r.server == Target::Portcullis && r.name == of)
@@ -51,12 +52,12 @@ fn verdict(o: &Outcome, goal: Goal, outcomes: &[Outcome], sqlite: bool) -> Verdi
             match reference {
                 Some(r) => {
                     let ratio = o.rps / r.rps;
-                    measured.push_str(&format!(
-                        ", {:.0} % of {of}'s {:.0}/s",
-                        ratio * 100.0,
-                        r.rps
-                    ));
-                    Some(ratio >= share)
+                    let how = match goal.min {
+                        Min::TimesOf(..) => format!("{ratio:.1} ×"),
+                        _ => format!("{:.0} % of", ratio * 100.0),
+                    };
+                    measured.push_str(&format!(", {how} {of}'s {:.0}/s", r.rps));
+                    Some(ratio >= least)
                 }
                 None => {
                     measured.push_str(&format!(" ({of} not measured in this run)"));
@@ -159,6 +160,33 @@ mod tests {
         assert_eq!(v[0].met, None);
         assert!(v[0].measured.contains("not measured in this run"));
         assert!(targets_table(&v).contains("| not measured |"));
+    }
+
+    #[test]
+    fn passkey_logins_are_held_to_five_times_password_logins() {
+        let run = [
+            outcome("authorization_code", 40.0, 0),
+            outcome("authorization_code-passkey", 260.0, 0),
+        ];
+        let v = verdicts(&run, false);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].target, "≥ 5 × authorization_code, zero errors");
+        assert_eq!(
+            v[0].measured,
+            "260/s, 6.5 × authorization_code's 40/s; 0 errors"
+        );
+        assert_eq!(v[0].met, Some(true), "held on PostgreSQL too");
+        let slow = [
+            outcome("authorization_code", 40.0, 0),
+            outcome("authorization_code-passkey", 190.0, 0),
+        ];
+        assert_eq!(verdicts(&slow, true)[0].met, Some(false));
+        let alone = [outcome("authorization_code-passkey", 260.0, 0)];
+        let v = verdicts(&alone, true);
+        assert_eq!(v[0].met, None);
+        assert!(v[0]
+            .measured
+            .contains("(authorization_code not measured in this run)"));
     }
 
     #[test]

@@ -1,67 +1,113 @@
-//! The authorization-code scenario: a browser's login (authorize, login
+//! The authorization-code scenarios: a browser's login (authorize, login
 //! page, credentials, resume) and the client's code exchange with PKCE,
-//! every step checked.
+//! every step checked. The steps are shared with the second-factor and
+//! passkey logins (`totp.rs`, `passkey.rs`), which differ only in how the
+//! person proves who they are.
 
 use base64::Engine;
 use hyper::Method;
 
 use crate::fixture::{Fixture, CALLBACK, PASSWORD};
-use crate::http::{basic, cookie, enc, expect, form, header, Conn};
+use crate::http::{basic, cookie, enc, expect, form, header, Conn, Reply};
+
+const VERIFIER: &str = "bench-verifier-0123456789-0123456789-0123456789";
+
+/// The login page a fresh authorization request at `client` led to.
+pub struct LoginPage {
+    /// `portcullis_flow=…`, for every later browser request.
+    pub flow_cookie: String,
+    pub html: String,
+    pub request: String,
+    pub csrf: String,
+}
 
 /// Login + code + token, as a browser and a client would.
 pub async fn auth_code_flow(conn: &mut Conn, f: &Fixture) -> Result<(), String> {
-    let verifier = "bench-verifier-0123456789-0123456789-0123456789";
+    let page = login_page(conn, f, "web").await?;
+    let r = password_login(conn, &page, "bench").await?;
+    expect(&r, 303)?;
+    let session = cookie(&r, "portcullis_session").ok_or("no session cookie")?;
+    resume_and_exchange(conn, f, "web", &page, &session, &header(&r, "location")?).await
+}
+
+/// GET /authorize (with PKCE) and the login page it redirects to.
+pub async fn login_page(conn: &mut Conn, f: &Fixture, client: &str) -> Result<LoginPage, String> {
     let challenge = {
         use sha2::Digest;
         base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(sha2::Sha256::digest(verifier.as_bytes()))
+            .encode(sha2::Sha256::digest(VERIFIER.as_bytes()))
     };
     let authorize = format!(
-        "/authorize?response_type=code&client_id=web&redirect_uri={}&scope=openid&state=s&code_challenge={challenge}&code_challenge_method=S256",
+        "/authorize?response_type=code&client_id={client}&redirect_uri={}&scope=openid&state=s&code_challenge={challenge}&code_challenge_method=S256",
         enc(CALLBACK)
     );
     let r = conn.send(Method::GET, &authorize, &[], None).await?;
     expect(&r, 303)?;
     let location = header(&r, "location")?;
     let flow = cookie(&r, "portcullis_flow").ok_or("no flow cookie")?;
-    let login_path = location
-        .split_once(&format!("127.0.0.1:{}", f.port))
-        .map(|(_, p)| p.to_owned())
-        .ok_or("bad location")?;
     let flow_cookie = format!("portcullis_flow={flow}");
     let page = conn
-        .send(Method::GET, &login_path, &[("cookie", &flow_cookie)], None)
+        .send(
+            Method::GET,
+            f.path_of(&location)?,
+            &[("cookie", &flow_cookie)],
+            None,
+        )
         .await?;
     expect(&page, 200)?;
-    let html = String::from_utf8_lossy(&page.body);
+    let html = String::from_utf8_lossy(&page.body).into_owned();
     let (request, csrf) = (
         hidden(&html, "request").ok_or("no request id")?,
         hidden(&html, "csrf_token").ok_or("no csrf")?,
     );
+    Ok(LoginPage {
+        flow_cookie,
+        html,
+        request,
+        csrf,
+    })
+}
+
+/// POST /login with `username` and the benchmark password; the answer
+/// unchecked (a 303 to the resume, or to the second factor).
+pub async fn password_login(
+    conn: &mut Conn,
+    page: &LoginPage,
+    username: &str,
+) -> Result<Reply, String> {
     let body = form(&[
-        ("request", &request),
-        ("csrf_token", &csrf),
-        ("username", "bench"),
+        ("request", &page.request),
+        ("csrf_token", &page.csrf),
+        ("username", username),
         ("password", PASSWORD),
     ]);
+    conn.send(
+        Method::POST,
+        "/login",
+        &[("cookie", &page.flow_cookie)],
+        Some(body),
+    )
+    .await
+}
+
+/// The signed-in browser resumes the request (`resume`: the absolute URL
+/// the login redirected to), and `client` exchanges the code.
+pub async fn resume_and_exchange(
+    conn: &mut Conn,
+    f: &Fixture,
+    client: &str,
+    page: &LoginPage,
+    session: &str,
+    resume: &str,
+) -> Result<(), String> {
+    let cookies = format!("{}; portcullis_session={session}", page.flow_cookie);
     let r = conn
         .send(
-            Method::POST,
-            "/login",
-            &[("cookie", &flow_cookie)],
-            Some(body),
+            Method::GET,
+            f.path_of(resume)?,
+            &[("cookie", &cookies)],
+            None,
         )
-        .await?;
-    expect(&r, 303)?;
-    let session = cookie(&r, "portcullis_session").ok_or("no session cookie")?;
-    let resume = header(&r, "location")?;
-    let resume_path = resume
-        .split_once(&format!("127.0.0.1:{}", f.port))
-        .map(|(_, p)| p.to_owned())
-        .ok_or("bad location")?;
-    let cookies = format!("{flow_cookie}; portcullis_session={session}");
-    let r = conn
-        .send(Method::GET, &resume_path, &[("cookie", &cookies)], None)
         .await?;
     expect(&r, 303)?;
     let code = query_param(&header(&r, "location")?, "code").ok_or("no code")?;
@@ -69,13 +115,13 @@ pub async fn auth_code_flow(conn: &mut Conn, f: &Fixture) -> Result<(), String> 
         ("grant_type", "authorization_code"),
         ("code", &code),
         ("redirect_uri", CALLBACK),
-        ("code_verifier", verifier),
+        ("code_verifier", VERIFIER),
     ]);
     let r = conn
         .send(
             Method::POST,
             "/token",
-            &[("authorization", &basic("web", f.secret("web")))],
+            &[("authorization", &basic(client, f.secret(client)))],
             Some(body),
         )
         .await?;
@@ -92,8 +138,9 @@ fn query_param(url: &str, name: &str) -> Option<String> {
     })
 }
 
-/// The value of hidden field `name` in the login page's form.
-fn hidden(html: &str, name: &str) -> Option<String> {
+/// The value of hidden field `name` in a page's form (the first, if
+/// several forms have one).
+pub fn hidden(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();
     html[start..].split('"').next().map(str::to_owned)

@@ -37,7 +37,7 @@ pub struct Prover {
 
 impl Prover {
     /// A fresh P-256 key; proofs for `POST` to the server's token endpoint.
-    pub fn new(port: u16) -> Result<Self, String> {
+    pub fn new(issuer: &str) -> Result<Self, String> {
         let (_, pair, jwk) = super::private_key_jwt::p256_key()?;
         let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk});
         let run = SystemTime::now()
@@ -46,7 +46,7 @@ impl Prover {
             .as_nanos();
         Ok(Prover {
             header: URL_SAFE_NO_PAD.encode(header.to_string()),
-            htu: format!("http://127.0.0.1:{port}/token"),
+            htu: format!("{issuer}/token"),
             counter: AtomicU64::new(0),
             run: format!("{run:x}"),
             pair,
@@ -81,11 +81,11 @@ impl Prover {
 /// Proofs made ahead for a window of `window`: more than the server could
 /// answer in it. A proof is good for 300 s after its `iat` (the server's
 /// window), so the window must close well before.
-pub fn prepare(port: u16, window: Duration) -> Result<Vec<String>, String> {
+pub fn prepare(issuer: &str, window: Duration) -> Result<Vec<String>, String> {
     if window > Duration::from_secs(240) {
         return Err("DPoP proofs made before the clock starts would age past the server's 300 s window: a --duration of at most 240 s".into());
     }
-    let prover = Prover::new(port)?;
+    let prover = Prover::new(issuer)?;
     let wanted = (window.as_secs_f64() * PROOFS_PER_SECOND) as usize + 1_000;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per_thread = wanted.div_ceil(threads);

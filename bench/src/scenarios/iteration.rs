@@ -8,7 +8,9 @@ use hyper::Method;
 use serde_json::Value;
 
 use super::auth_code::auth_code_flow;
-use super::{device_code, dpop, private_key_jwt, registration, token_exchange, Kind, Prepared};
+use super::{
+    device_code, dpop, passkey, private_key_jwt, registration, token_exchange, totp, Kind, Prepared,
+};
 use crate::fixture::{password_client, password_tokens, refresh_token_of, Fixture};
 use crate::http::{basic, expect, form, json, Conn};
 use crate::peers::Target;
@@ -168,6 +170,8 @@ pub async fn iteration(
             }
         }
         Kind::AuthCode => auth_code_flow(conn, f).await?,
+        Kind::AuthCodeTotp => totp::flow(conn, f, state.prepared.totp()?).await?,
+        Kind::AuthCodePasskey => passkey::flow(conn, f, state.prepared.passkeys()?).await?,
         Kind::TokenExchange { .. } => {
             token_exchange::exchange(conn, f, state.prepared.body()?).await?
         }

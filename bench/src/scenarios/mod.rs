@@ -6,10 +6,12 @@ mod auth_code;
 pub mod device_code;
 pub mod dpop;
 mod iteration;
+mod passkey;
 mod prepare;
 pub mod private_key_jwt;
 mod registration;
 pub mod token_exchange;
+mod totp;
 
 pub use iteration::{iteration, Answers, VuState};
 pub use prepare::{prepare, Prepared};
@@ -34,6 +36,12 @@ pub enum Kind {
     },
     Introspect,
     AuthCode,
+    /// The authorization-code login with a TOTP code after the password,
+    /// round the people of a pool (each takes a code once per 30-s step).
+    AuthCodeTotp,
+    /// The authorization-code login with a passkey instead of a password
+    /// (no Argon2id), round a few registered passkeys.
+    AuthCodePasskey,
     /// RFC 8693: svc-a trades a user's access token (addressed to it) for
     /// one for svc-b, signed with ES256. `actor`: svc-a names itself with
     /// an actor token (delegation: the new token carries `act`) instead of
@@ -86,6 +94,21 @@ pub enum Min {
     /// At least this share of another scenario's answers a second, measured
     /// in the same run.
     ShareOf(&'static str, f64),
+    /// At least this many times another scenario's answers a second,
+    /// measured in the same run (a share above 1).
+    TimesOf(&'static str, f64),
+}
+
+#[cfg(test)]
+impl Min {
+    /// The scenario whose rate this one is measured against, and the
+    /// least ratio to it.
+    pub fn reference(self) -> Option<(&'static str, f64)> {
+        match self {
+            Min::PerSecond(_) => None,
+            Min::ShareOf(of, ratio) | Min::TimesOf(of, ratio) => Some((of, ratio)),
+        }
+    }
 }
 
 /// Every scenario, in the order they run and are printed.
@@ -169,6 +192,16 @@ pub fn scenarios() -> Vec<Scenario> {
         ),
         s("introspection", Kind::Introspect, None),
         s("authorization_code", Kind::AuthCode, None),
+        s("authorization_code-totp", Kind::AuthCodeTotp, None),
+        // A passkey login verifies one P-256 signature where the password
+        // login hashes with Argon2id: it must run far faster, on either
+        // backend.
+        held(
+            "authorization_code-passkey",
+            Kind::AuthCodePasskey,
+            Min::TimesOf("authorization_code", 5.0),
+            false,
+        ),
         busy("jwks-while-hashing", Kind::Jwks),
         busy(
             "refresh_token-ES256-while-hashing",
@@ -225,7 +258,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_unique_and_a_share_is_of_a_scenario_run_before() {
+    fn names_are_unique_and_a_ratio_is_to_a_scenario_run_before() {
         let list = scenarios();
         for (i, s) in list.iter().enumerate() {
             assert!(
@@ -233,17 +266,20 @@ mod tests {
                 "{} twice",
                 s.name
             );
-            if let Some(Goal {
-                min: Min::ShareOf(of, share),
-                ..
-            }) = s.target
-            {
+            let Some(Goal { min, .. }) = s.target else {
+                continue;
+            };
+            if let Some((of, _)) = min.reference() {
                 assert!(
                     list[..i].iter().any(|t| t.name == of),
                     "{}: {of} must run before it",
                     s.name
                 );
-                assert!(share > 0.0 && share <= 1.0);
+            }
+            match min {
+                Min::ShareOf(_, share) => assert!(share > 0.0 && share <= 1.0),
+                Min::TimesOf(_, times) => assert!(times > 1.0, "{}: a share", s.name),
+                Min::PerSecond(min) => assert!(min > 0.0),
             }
         }
     }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::private_key_jwt::Signer;
-use super::{device_code, dpop, token_exchange, Kind};
+use super::{device_code, dpop, passkey, token_exchange, totp, Kind};
 use crate::fixture::Fixture;
 use crate::peers::Target;
 
@@ -29,6 +29,10 @@ pub enum Prepared {
     },
     /// The key every user signs its assertions with.
     Signer(Box<Signer>),
+    /// The people with an authenticator app, and the steps they used.
+    Totp(Box<totp::Pool>),
+    /// The authenticators holding the passkeys the logins use.
+    Passkeys(Box<passkey::Passkeys>),
 }
 
 impl Prepared {
@@ -46,6 +50,20 @@ impl Prepared {
                 .get(next.fetch_add(1, Ordering::Relaxed))
                 .map(String::as_str)
                 .ok_or_else(|| "every value made before the clock started was used".into()),
+            _ => Err("the scenario was not prepared".into()),
+        }
+    }
+
+    pub fn totp(&self) -> Result<&totp::Pool, String> {
+        match self {
+            Prepared::Totp(p) => Ok(p),
+            _ => Err("the scenario was not prepared".into()),
+        }
+    }
+
+    pub fn passkeys(&self) -> Result<&passkey::Passkeys, String> {
+        match self {
+            Prepared::Passkeys(p) => Ok(p),
             _ => Err("the scenario was not prepared".into()),
         }
     }
@@ -86,12 +104,18 @@ pub async fn prepare(kind: Kind, f: &Fixture, duration: Duration) -> Result<Prep
             })
         }
         Kind::ClientCredentialsDpop => Ok(Prepared::Once {
-            values: dpop::prepare(f.port, duration)?,
+            values: dpop::prepare(&f.issuer, duration)?,
             next: AtomicUsize::new(0),
         }),
         Kind::ClientCredentialsAssertion => {
             Signer::prepare(f).map(|s| Prepared::Signer(Box::new(s)))
         }
+        Kind::AuthCodeTotp => totp::prepare(f, duration)
+            .await
+            .map(|p| Prepared::Totp(Box::new(p))),
+        Kind::AuthCodePasskey => passkey::prepare(f)
+            .await
+            .map(|p| Prepared::Passkeys(Box::new(p))),
         _ => Ok(Prepared::Nothing),
     }
 }

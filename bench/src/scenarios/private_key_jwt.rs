@@ -113,7 +113,7 @@ impl Signer {
             pair,
             rng: SystemRandom::new(),
             header: URL_SAFE_NO_PAD.encode(header),
-            audience: format!("http://127.0.0.1:{}", f.port),
+            audience: f.issuer.clone(),
             run: format!("{}-{nanos:x}", std::process::id()),
             next: AtomicU64::new(0),
         })
