@@ -1,6 +1,7 @@
 //! What a scenario sets up once, before its clock starts, and its virtual
 //! users share: the token-exchange request (with the user's token bought
-//! just before), the device codes the polls go round.
+//! just before), the device codes the polls go round, the people enrolled
+//! with an authenticator app, the registered passkeys.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
