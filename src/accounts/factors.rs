@@ -56,6 +56,12 @@ pub fn enrolled(conn: &mut DbConnection, user_id: &str) -> Result<Enrolled, Stor
     })
 }
 
+/// Whether a second factor is to be asked of this person (see [`Enrolled::any`]).
+pub async fn has_factor(db: &Db, user_id: &str) -> Result<bool, StoreError> {
+    let id = user_id.to_owned();
+    db.run(move |conn| rows::has_factor(conn, &id)).await
+}
+
 pub async fn enrolled_async(db: &Db, user_id: &str) -> Result<Enrolled, StoreError> {
     let id = user_id.to_owned();
     db.run(move |conn| enrolled(conn, &id)).await

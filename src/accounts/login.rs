@@ -181,8 +181,7 @@ pub async fn password_step(
             return Ok(LoginState::Throttled { retry_after })
         }
     };
-    let enrolled = factors::enrolled_async(deps.db, &user.id).await?;
-    let kind = if enrolled.any() {
+    let kind = if factors::has_factor(deps.db, &user.id).await? {
         LOGIN
     } else if purpose.required > Acr::Pwd {
         ENROL
@@ -246,15 +245,10 @@ pub async fn step_up(
     session: &LiveSession,
     purpose: Purpose,
 ) -> Result<LoginState, StoreError> {
-    let enrolled = factors::enrolled_async(deps.db, &session.user.id).await?;
+    let has_factor = factors::has_factor(deps.db, &session.user.id).await?;
     let row = ChallengeRow {
         id_hash: String::new(),
-        purpose: if enrolled.any() {
-            STEP_UP
-        } else {
-            ENROL_STEP_UP
-        }
-        .to_owned(),
+        purpose: if has_factor { STEP_UP } else { ENROL_STEP_UP }.to_owned(),
         user_id: Some(session.user.id.clone()),
         continue_to: purpose.continue_to,
         amr: session.amr.to_string(),
@@ -265,7 +259,7 @@ pub async fn step_up(
         expires_at: 0,
     };
     let challenge = open_challenge(deps, row).await?;
-    Ok(if enrolled.any() {
+    Ok(if has_factor {
         LoginState::NeedsSecondFactor { challenge }
     } else {
         LoginState::NeedsEnrolment { challenge }
@@ -353,15 +347,15 @@ pub enum SecondFactorState {
 /// The second-factor step: checks `proof` for the person the challenge
 /// names, within the same brute-force budget as their password, then
 /// signs the browser in (or raises its session, on a step-up).
+/// `waiting` is what [`waiting`] read for `challenge` (the page checked its
+/// form with it); the challenge is taken again, once, when the factor holds.
 pub async fn second_factor_step(
     deps: &Deps<'_>,
     challenge: &str,
+    waiting: Waiting,
     proof: Proof,
     browser: Browser,
 ) -> Result<SecondFactorState, StoreError> {
-    let Some(waiting) = waiting(deps, challenge).await? else {
-        return Ok(SecondFactorState::Expired);
-    };
     if waiting.enrolling {
         return Ok(SecondFactorState::Expired);
     }
@@ -431,12 +425,10 @@ pub async fn second_factor_step(
 pub async fn enrolment_step(
     deps: &Deps<'_>,
     challenge: &str,
+    waiting: Waiting,
     code: &str,
     browser: Browser,
 ) -> Result<(SecondFactorState, Option<Vec<String>>), StoreError> {
-    let Some(waiting) = waiting(deps, challenge).await? else {
-        return Ok((SecondFactorState::Expired, None));
-    };
     // An authenticator app would not reach `phr`: the login would come back.
     if !waiting.enrolling || waiting.required == Acr::Phr {
         return Ok((SecondFactorState::Expired, None));
@@ -474,13 +466,7 @@ async fn finish(
     let (hash, now) = (secrets::sha256_hex(challenge), deps.clock.now());
     let taken = deps
         .db
-        .write(move |conn| {
-            let row = challenges::find_live(conn, &hash, now)?;
-            Ok::<_, StoreError>(match row {
-                Some(row) if challenges::take(conn, &hash)? => Some(row),
-                _ => None,
-            })
-        })
+        .write(move |conn| challenges::take_live(conn, &hash, now))
         .await?;
     let Some(row) = taken else {
         return Ok(SecondFactorState::Expired);

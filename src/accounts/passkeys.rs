@@ -76,11 +76,8 @@ fn take(
     purpose: &str,
     now: i64,
 ) -> Result<Option<ChallengeRow>, StoreError> {
-    let hash = secrets::sha256_hex(ceremony);
-    match challenges::find_live(conn, &hash, now)? {
-        Some(row) if row.purpose == purpose && challenges::take(conn, &hash)? => Ok(Some(row)),
-        _ => Ok(None),
-    }
+    let row = challenges::take_live(conn, &secrets::sha256_hex(ceremony), now)?;
+    Ok(row.filter(|r| r.purpose == purpose))
 }
 
 /// Begins registering a passkey for `user`: the options for the browser's

@@ -61,9 +61,18 @@ pub fn set_ceremony(
         == 1)
 }
 
-/// Takes the challenge: of two requests finishing it, one gets `true`.
-pub fn take(conn: &mut DbConnection, id_hash: &str) -> Result<bool, StoreError> {
-    Ok(diesel::delete(challenges::table.find(id_hash)).execute(conn)? == 1)
+/// Takes a live challenge: its row, for one of any number of requests
+/// finishing it (the row is read, then deleted only if it is still there).
+pub fn take_live(
+    conn: &mut DbConnection,
+    id_hash: &str,
+    now: i64,
+) -> Result<Option<ChallengeRow>, StoreError> {
+    let Some(row) = find_live(conn, id_hash, now)? else {
+        return Ok(None);
+    };
+    let taken = diesel::delete(challenges::table.find(id_hash)).execute(conn)? == 1;
+    Ok(taken.then_some(row))
 }
 
 pub fn delete_expired(conn: &mut DbConnection, now: i64) -> Result<usize, StoreError> {

@@ -81,6 +81,20 @@ pub fn delete_totp(conn: &mut DbConnection, user_id: &str) -> Result<bool, Store
     Ok(diesel::delete(totp_factors::table.find(user_id)).execute(conn)? == 1)
 }
 
+/// Whether the user has a second factor (a confirmed TOTP or a passkey):
+/// one query, for every password login and password grant.
+pub fn has_factor(conn: &mut DbConnection, user_id: &str) -> Result<bool, StoreError> {
+    let totp = diesel::select(diesel::dsl::exists(
+        totp_factors::table
+            .filter(totp_factors::user_id.eq(user_id))
+            .filter(totp_factors::confirmed_at.is_not_null()),
+    ));
+    let passkey = diesel::select(diesel::dsl::exists(
+        passkeys::table.filter(passkeys::user_id.eq(user_id)),
+    ));
+    Ok(totp.get_result::<bool>(conn)? || passkey.get_result::<bool>(conn)?)
+}
+
 /// Every sealed secret, for `keys rewrap`.
 pub fn all_totp(conn: &mut DbConnection) -> Result<Vec<TotpRow>, StoreError> {
     Ok(totp_factors::table

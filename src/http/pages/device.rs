@@ -15,11 +15,11 @@ use askama::Template;
 use super::consent::{scope_lines, ScopeLine};
 use super::login::{browser, set_session_cookie, sign_in, throttled_page, SignedIn};
 use super::{message_page, page_builder, render};
-use crate::accounts::amr::Acr;
 use crate::accounts::login::{Attempt, Purpose};
 use crate::http::errors::PageError;
 use crate::http::extract::{cookie, current_session, parse_query, read_form, session_cookie};
 use crate::http::State;
+use crate::oauth::authorize::policy_acr;
 use crate::oauth::device::verification::{self, Lookup, Pending, Typist};
 use crate::oauth::form::Params;
 use crate::oauth::Scope;
@@ -256,15 +256,7 @@ pub async fn device_login(
                 "/device?user_code={}",
                 url::form_urlencoded::byte_serialize(pending.shown.as_bytes()).collect::<String>()
             )),
-            required: state
-                .ctx
-                .protocol
-                .mfa_floor()
-                .max(if pending.client.require_mfa {
-                    Acr::Mfa
-                } else {
-                    Acr::Pwd
-                }),
+            required: policy_acr(&pending.client, state.ctx.protocol.mfa_floor()),
         },
     )
     .await?

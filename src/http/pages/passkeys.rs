@@ -140,11 +140,12 @@ pub async fn sign_in(
             .await;
         }
     };
+    let browser = super::login::browser(&req);
     let sign_in = SignIn {
         user_id: signed_in.user.id.clone(),
         amr: signed_in.amr,
-        address: super::login::browser(&req).address,
-        user_agent: super::login::browser(&req).user_agent,
+        address: browser.address,
+        user_agent: browser.user_agent,
     };
     let ctx = &state.ctx;
     let session = sessions::start(

@@ -345,8 +345,14 @@ pub async fn second_factor_submit(
             StatusCode::BAD_REQUEST,
         ));
     };
-    let outcome =
-        login::second_factor_step(&deps(&state), &challenge, proof, browser(&req)).await?;
+    let outcome = login::second_factor_step(
+        &deps(&state),
+        &challenge,
+        waiting.clone(),
+        proof,
+        browser(&req),
+    )
+    .await?;
     match outcome {
         SecondFactorState::Expired => Err(expired()),
         SecondFactorState::Failed => {
@@ -410,8 +416,14 @@ pub async fn enrol_submit(
         return Err(expired());
     }
     let code = params.get("code").unwrap_or("").to_owned();
-    let (outcome, codes) =
-        login::enrolment_step(&deps(&state), &challenge, &code, browser(&req)).await?;
+    let (outcome, codes) = login::enrolment_step(
+        &deps(&state),
+        &challenge,
+        waiting.clone(),
+        &code,
+        browser(&req),
+    )
+    .await?;
     match outcome {
         SecondFactorState::Done {
             session,

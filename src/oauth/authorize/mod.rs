@@ -20,8 +20,8 @@ mod tests;
 pub use flow::{consent_declined, consent_given, issue_code_redirect, proceed, Outcome};
 pub use pending::{issue_code, load_pending, save_pending, PENDING_TTL};
 pub use prompt::{
-    next_step, required_acr, Authenticated, Check, Next, SessionState, Situation, CONSENT_CHECKS,
-    LOGIN_CHECKS,
+    next_step, policy_acr, required_acr, Authenticated, Check, Next, SessionState, Situation,
+    CONSENT_CHECKS, LOGIN_CHECKS,
 };
 pub use request::{client_id_of, front_channel, validate, MAX_PARAM_LEN};
 pub use response::{error_redirect, redirect_url};

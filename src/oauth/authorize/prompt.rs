@@ -124,12 +124,21 @@ fn first_that_applies(checks: &'static [Check], s: &Situation<'_>) -> Option<&'s
 /// The level a request needs: what it asked for (`acr_values`, an
 /// essential `acr`), its client's policy and the server's (`floor`).
 pub fn required_acr(request: &AuthorizeRequest, client: &Client, floor: Acr) -> Acr {
+    request
+        .acr
+        .unwrap_or(Acr::Pwd)
+        .max(policy_acr(client, floor))
+}
+
+/// The level every login for `client` needs, whatever it asks: its own
+/// `require_mfa` and the server's `floor` (also the device page's).
+pub fn policy_acr(client: &Client, floor: Acr) -> Acr {
     let client_floor = if client.require_mfa {
         Acr::Mfa
     } else {
         Acr::Pwd
     };
-    request.acr.unwrap_or(Acr::Pwd).max(client_floor).max(floor)
+    client_floor.max(floor)
 }
 
 /// What the authorization endpoint does next. `started_at` is when the

@@ -84,6 +84,27 @@ async fn assert_on_login_page(
     (body["ceremony"].as_str().unwrap().to_owned(), credential)
 }
 
+/// Posts the login page's passkey form: the ceremony and the answer.
+async fn post_sign_in(
+    app: &TestApp,
+    browser: &Browser,
+    html: &str,
+    ceremony: &str,
+    credential: &str,
+) -> reqwest::Response {
+    browser
+        .post(
+            &format!("{}/login/passkey", app.address),
+            &[
+                ("request", &hidden(html, "request")),
+                ("csrf_token", &hidden(html, "csrf_token")),
+                ("ceremony", ceremony),
+                ("credential", credential),
+            ],
+        )
+        .await
+}
+
 /// The options of a passkey as the second factor of the login `browser` waits in.
 async fn second_factor_options(app: &TestApp, browser: &Browser, csrf: &str) -> Value {
     browser
@@ -143,17 +164,7 @@ async fn sign_in_with_a_passkey_needs_no_password_and_the_id_token_says_phr() {
     let html = login_page(&app, &browser, &url).await;
     let (ceremony, credential) =
         assert_on_login_page(&app, &browser, &html, &mut authenticator).await;
-    let res = browser
-        .post(
-            &format!("{}/login/passkey", app.address),
-            &[
-                ("request", &hidden(&html, "request")),
-                ("csrf_token", &hidden(&html, "csrf_token")),
-                ("ceremony", &ceremony),
-                ("credential", &credential),
-            ],
-        )
-        .await;
+    let res = post_sign_in(&app, &browser, &html, &ceremony, &credential).await;
     let callback = to_callback(&browser, res).await;
     let code = query_param(&callback, "code").unwrap();
     let tokens =
@@ -171,17 +182,7 @@ async fn sign_in_with_a_passkey_needs_no_password_and_the_id_token_says_phr() {
     assert!(!amr.contains(&"pwd"));
 
     // The same answer again: the ceremony is spent.
-    let replay = browser
-        .post(
-            &format!("{}/login/passkey", app.address),
-            &[
-                ("request", &hidden(&html, "request")),
-                ("csrf_token", &hidden(&html, "csrf_token")),
-                ("ceremony", &ceremony),
-                ("credential", &credential),
-            ],
-        )
-        .await;
+    let replay = post_sign_in(&app, &browser, &html, &ceremony, &credential).await;
     assert!(
         replay.status() == 401 || replay.status() == 400,
         "{}",
@@ -213,22 +214,8 @@ async fn a_tampered_or_unknown_passkey_gets_the_login_page_and_no_session() {
     let flipped = if sig.starts_with('A') { "B" } else { "A" };
     tampered["response"]["signature"] = Value::String(format!("{flipped}{}", &sig[1..]));
     let post = |ceremony: String, credential: String| {
-        let browser = &browser;
-        let html = &html;
-        let app = &app;
-        async move {
-            browser
-                .post(
-                    &format!("{}/login/passkey", app.address),
-                    &[
-                        ("request", &hidden(html, "request")),
-                        ("csrf_token", &hidden(html, "csrf_token")),
-                        ("ceremony", &ceremony),
-                        ("credential", &credential),
-                    ],
-                )
-                .await
-        }
+        let (browser, html, app) = (&browser, &html, &app);
+        async move { post_sign_in(app, browser, html, &ceremony, &credential).await }
     };
     let res = post(ceremony, tampered.to_string()).await;
     assert_eq!(res.status(), 401);
@@ -385,17 +372,7 @@ async fn a_passkey_ceremony_past_its_five_minutes_is_refused() {
     let (ceremony, credential) =
         assert_on_login_page(&app, &browser, &html, &mut authenticator).await;
     app.advance(301);
-    let res = browser
-        .post(
-            &format!("{}/login/passkey", app.address),
-            &[
-                ("request", &hidden(&html, "request")),
-                ("csrf_token", &hidden(&html, "csrf_token")),
-                ("ceremony", &ceremony),
-                ("credential", &credential),
-            ],
-        )
-        .await;
+    let res = post_sign_in(&app, &browser, &html, &ceremony, &credential).await;
     assert!(res.status().is_client_error(), "{}", res.status());
     let id = app.user_id("alice").await;
     let passkeys = app

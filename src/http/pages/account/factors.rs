@@ -146,7 +146,7 @@ pub async fn recovery_codes(
     };
     let ctx = &state.ctx;
     let user_id = &signed.session.user.id;
-    if !factors::enrolled_async(&ctx.db, user_id).await?.any() {
+    if !factors::has_factor(&ctx.db, user_id).await? {
         return show_error(
             &state,
             &signed,

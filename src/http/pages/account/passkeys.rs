@@ -95,11 +95,9 @@ pub async fn register(
     {
         Ok(_) => {
             // The first factor comes with recovery codes, shown once.
-            let id = user.id.clone();
-            let left = ctx
-                .db
-                .run(move |conn| crate::store::second_factors::recovery_codes_left(conn, &id))
-                .await?;
+            let left = factors::enrolled_async(&ctx.db, &user.id)
+                .await?
+                .recovery_codes_left;
             if left > 0 {
                 return Ok(done(&state, "passkey-added"));
             }

@@ -56,10 +56,7 @@ pub async fn run(
         };
     // The password grant carries a password and nothing else: for a person
     // with a second factor it would be a way around that factor.
-    if accounts::factors::enrolled_async(&ctx.db, &user.id)
-        .await?
-        .any()
-    {
+    if accounts::factors::has_factor(&ctx.db, &user.id).await? {
         return Err(Error::invalid_grant(
             "this account has a second factor, which the password grant cannot carry: sign in through the browser (authorization code flow)",
         ));
